@@ -1,0 +1,68 @@
+"""The ``cadence`` command: the one place where errors become messages and exit codes.
+
+Domain code raises :mod:`cadence.errors`; :func:`main` turns them into one-line messages on
+stderr with INTERFACE.md's exit codes (0 ok, 1 failed, 2 bad usage or input, 3 some mailboxes
+failed). ``-v`` adds the traceback. Each command group lives in a module of its own here.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from cadence import __version__
+from cadence.cli.app import App, common_options
+from cadence.cli.setup import init_command
+from cadence.cli.status import status_command
+from cadence.errors import CadenceError
+
+EXIT_SYNC_FAILURES = 3
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Run `cadence COMMAND --help` for a command's options and examples.",
+)
+@click.version_option(__version__, "--version", prog_name="cadence")
+@common_options
+def cli() -> None:
+    """How healthy are your 1:1s? cadence reads calendars and reports, for every manager and
+    director, how often 1:1s happen, how often they are cancelled and who cancels.
+
+    \b
+    A first run:
+      cadence init                      # writes cadence.toml, creates the database
+      cadence org import people.csv     # the org chart
+      cadence sync                      # reads every mailbox
+      cadence report manager ann@acme.test
+    """
+
+
+cli.add_command(init_command)
+cli.add_command(status_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cadence`` script."""
+    try:
+        rv = cli.main(args=argv, prog_name="cadence", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CadenceError as exc:
+        if App.verbose_requested():
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        if App.verbose_requested():
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

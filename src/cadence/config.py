@@ -1,0 +1,405 @@
+"""Read and check cadence's one TOML configuration file.
+
+Lookup order (INTERFACE.md): ``--config PATH``, else ``$CADENCE_CONFIG``, else ``./cadence.toml``;
+with none of them present every key takes its default. ``$CADENCE_DATABASE_URL`` (or the CLI's
+``--database-url``) wins over ``[database] url``. Relative paths are relative to the folder that
+holds the config file, so cron can run cadence from anywhere.
+
+Secrets never live in the file: a key ending in ``_env`` names an environment variable, a key
+ending in ``_file`` names a file. Unknown keys and wrong types are errors that name the file and
+the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cadence.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "cadence.toml"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///cadence.db"
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    csv: str = ""
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    lookback_days: int = 180
+    horizon_days: int = 35
+    concurrency: int = 8
+    # A saved token's window is renewed (a full round) once less than this many days of the
+    # horizon remain, so future 1:1s never fall outside what cadence watches.
+    rebaseline_days: int = 7
+    max_retries: int = 6
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    window_weeks: int = 12
+    trend_weeks: int = 26
+    out_dir: str = "reports"
+    min_group_size: int = 5
+    formats: tuple[str, ...] = ("md", "html")
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """Every threshold of METRICS.md "Health of a pair", with the spec's defaults."""
+
+    late_cancel_hours: float = 24
+    max_duration_hours: float = 3
+    cancel_streak_unhealthy: int = 3
+    cancel_streak_at_risk: int = 2
+    stale_factor: float = 2
+    stale_default_days: float = 14
+    high_cancellation_min_scheduled: int = 4
+    high_cancellation_unhealthy: float = 0.5
+    high_cancellation_at_risk: float = 0.25
+    manager_cancels_min: int = 2
+    manager_cancels_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str = ""
+    password_env: str = ""
+    from_addr: str = ""
+    subject_prefix: str = "[cadence]"
+    timeout_seconds: float = 30
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class GoogleSource:
+    name: str
+    kind: str = "google"
+    service_account_file: str = ""
+    admin_email: str = ""
+    customer: str = "my_customer"
+    api_endpoint: str = ""
+    directory_endpoint: str = ""
+    concurrency: int = 0  # 0: [sync] concurrency
+
+
+@dataclass(frozen=True)
+class OutlookSource:
+    name: str
+    kind: str = "outlook"
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret_env: str = ""
+    certificate_file: str = ""
+    certificate_thumbprint: str = ""
+    authority: str = ""
+    validate_authority: bool = True
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    ca_file: str = ""  # a CA bundle for a private authority or the stand-in; empty: the system's
+    concurrency: int = 0
+
+    @property
+    def authority_url(self) -> str:
+        return self.authority or f"https://login.microsoftonline.com/{self.tenant_id}"
+
+
+Source = GoogleSource | OutlookSource
+SOURCE_KINDS: dict[str, type[GoogleSource] | type[OutlookSource]] = {
+    "google": GoogleSource,
+    "outlook": OutlookSource,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    org: OrgConfig = field(default_factory=OrgConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    sources: dict[str, Source] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config are taken from."""
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolve(self, value: str) -> Path:
+        """A path from the config, made absolute against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.org.timezone)
+
+    def secret(self, section: str, key: str, env_name: str) -> str:
+        """The secret held by the environment variable a ``*_env`` key names."""
+        if not env_name:
+            raise ConfigError(f"{self._where()}: [{section}] {key} is not set")
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(
+                f"{self._where()}: [{section}] {key} names ${env_name}, which is not set"
+            )
+        return value
+
+    def _where(self) -> str:
+        return str(self.path) if self.path else "configuration"
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read, by INTERFACE.md's lookup order; ``None`` when there is none."""
+    if explicit:
+        p = Path(explicit)
+        if not p.is_file():
+            raise ConfigError(f"{p}: config file not found")
+        return p.resolve()
+    env = os.environ.get("CADENCE_CONFIG")
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise ConfigError(f"{p}: config file not found (from $CADENCE_CONFIG)")
+        return p.resolve()
+    p = Path.cwd() / DEFAULT_CONFIG_NAME
+    return p.resolve() if p.is_file() else None
+
+
+def load_config(
+    explicit: str | os.PathLike[str] | None = None, database_url: str | None = None
+) -> Config:
+    """Find, parse and check the configuration; the database URL override wins over all."""
+    path = find_config_path(explicit)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_config(data, path, database_url=database_url)
+
+
+def parse_config(
+    data: dict[str, Any], path: Path | None = None, database_url: str | None = None
+) -> Config:
+    where = str(path) if path else "configuration"
+    sections: dict[str, Any] = {}
+    plain = {
+        "database": DatabaseConfig,
+        "org": OrgConfig,
+        "sync": SyncConfig,
+        "report": ReportConfig,
+        "health": HealthConfig,
+        "email": EmailConfig,
+    }
+    for key, value in data.items():
+        if key == "sources":
+            continue
+        if key not in plain:
+            raise ConfigError(f"{where}: unknown section [{key}]")
+        sections[key] = _build(plain[key], value, where, key)
+    sources: dict[str, Source] = {}
+    raw_sources = data.get("sources", {})
+    if not isinstance(raw_sources, dict):
+        raise ConfigError(f"{where}: [sources] must be a table of [sources.NAME] sections")
+    for name, raw in raw_sources.items():
+        label = f"sources.{name}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: [{label}] must be a table")
+        kind = raw.get("kind")
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"{where}: [{label}] kind must be one of {sorted(SOURCE_KINDS)}, got {kind!r}"
+            )
+        sources[name] = _build(SOURCE_KINDS[kind], raw, where, label, name=name)
+    config = Config(path=path, sources=sources, **sections)
+    url = database_url or os.environ.get("CADENCE_DATABASE_URL")
+    if url:
+        config = replace(config, database=DatabaseConfig(url=url))
+    _check(config, where)
+    return config
+
+
+def _build(cls: type[Any], raw: Any, where: str, section: str, **fixed: Any) -> Any:
+    """An instance of a config dataclass from a TOML table; ``fixed`` keys are not the user's."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [{section}] must be a table")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)} - set(fixed)
+    values: dict[str, Any] = dict(fixed)
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} in [{section}]")
+        values[key] = _coerce(value, hints[key], where, section, key)
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, where: str, section: str, key: str) -> Any:
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(
+            f"{where}: [{section}] {key} must be {expected}, got {type(value).__name__} {value!r}"
+        )
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("a whole number")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise wrong("a string")
+        return value
+    if get_origin(hint) is tuple:
+        (item,) = get_args(hint)[:1]
+        if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+            raise wrong(f"a list of {item.__name__}")
+        return tuple(value)
+    raise wrong(str(hint))  # pragma: no cover - every field type is handled above
+
+
+def _check(config: Config, where: str) -> None:
+    """Ranges and cross-key rules that types alone cannot say."""
+
+    def bad(section: str, key: str, why: str) -> ConfigError:
+        return ConfigError(f"{where}: [{section}] {key} {why}")
+
+    try:
+        ZoneInfo(config.org.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise bad("org", "timezone", f"is not a known time zone: {config.org.timezone!r}") from exc
+    for section, obj in (("sync", config.sync), ("report", config.report)):
+        for f in fields(obj):
+            v = getattr(obj, f.name)
+            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+                raise bad(section, f.name, "must not be negative")
+    if config.sync.concurrency < 1:
+        raise bad("sync", "concurrency", "must be at least 1")
+    if config.report.window_weeks < 1:
+        raise bad("report", "window_weeks", "must be at least 1")
+    if config.report.trend_weeks < 1:
+        raise bad("report", "trend_weeks", "must be at least 1")
+    if config.report.min_group_size < 1:
+        raise bad("report", "min_group_size", "must be at least 1 (1 turns the floor off)")
+    unknown = set(config.report.formats) - {"md", "html", "json", "csv"}
+    if unknown:
+        raise bad("report", "formats", f"has unknown formats {sorted(unknown)}")
+    if config.email.security not in {"starttls", "ssl", "none"}:
+        raise bad("email", "security", "must be starttls, ssl or none")
+    for name, source in config.sources.items():
+        section = f"sources.{name}"
+        if isinstance(source, GoogleSource) and not source.service_account_file:
+            raise bad(section, "service_account_file", "is required for a google source")
+        if isinstance(source, OutlookSource):
+            if not source.tenant_id or not source.client_id:
+                raise bad(section, "tenant_id/client_id", "are required for an outlook source")
+            if not source.client_secret_env and not source.certificate_file:
+                raise bad(
+                    section,
+                    "client_secret_env",
+                    "or certificate_file (with certificate_thumbprint) is required",
+                )
+            if source.certificate_file and not source.certificate_thumbprint:
+                raise bad(section, "certificate_thumbprint", "is required with certificate_file")
+
+
+def resolve_database_url(config: Config) -> str:
+    """The database URL with a relative SQLite path made relative to the config's folder."""
+    url = config.database.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:" and not rest.startswith("file:"):
+            return prefix + str(config.resolve(rest))
+    return url
+
+
+TEMPLATE = """\
+# cadence configuration. Every key has a default; uncomment what you change.
+# Secrets are never written here: a key ending in _env names an environment variable,
+# a key ending in _file names a file. Relative paths are relative to this file's folder.
+
+[database]
+url = "sqlite:///cadence.db"      # or postgresql+psycopg://user@host/db; $CADENCE_DATABASE_URL wins
+
+[org]
+# csv = "people.csv"              # email,name,manager_email[,team][,source][,aliases]
+timezone = "UTC"                  # weeks and days are cut in this zone
+
+[sync]
+lookback_days = 180               # how far back a first sync reads
+horizon_days = 35                 # how far ahead it reads
+# concurrency = 8                 # mailboxes synced at once
+
+[report]
+window_weeks = 12
+trend_weeks = 26
+out_dir = "reports"
+min_group_size = 5                # privacy floor of director reports; 1 turns it off
+# formats = ["md", "html"]        # what `cadence report all` and `cadence nightly` write
+
+[health]                          # thresholds of METRICS.md, all overridable
+late_cancel_hours = 24
+# cancel_streak_unhealthy = 3
+# cancel_streak_at_risk = 2
+# stale_factor = 2
+# stale_default_days = 14
+# high_cancellation_min_scheduled = 4
+# high_cancellation_unhealthy = 0.5
+# high_cancellation_at_risk = 0.25
+# manager_cancels_min = 2
+# manager_cancels_share = 0.5
+
+# [email]                         # set host to send reports by email
+# host = "smtp.example.com"
+# port = 587
+# security = "starttls"           # starttls | ssl | none
+# username = "cadence@example.com"
+# password_env = "CADENCE_SMTP_PASSWORD"
+# from_addr = "cadence@example.com"
+
+# [sources.acme-google]
+# kind = "google"
+# service_account_file = "sa.json"  # key with domain-wide delegation; its token_uri is honoured
+# admin_email = "admin@acme.test"   # impersonated for the Directory API
+# api_endpoint = ""                 # empty: Google's; set for a private endpoint or a stand-in
+# directory_endpoint = ""
+
+# [sources.acme-m365]
+# kind = "outlook"
+# tenant_id = "..."
+# client_id = "..."
+# client_secret_env = "CADENCE_M365_SECRET"   # or certificate_file + certificate_thumbprint
+# authority = ""                    # empty: https://login.microsoftonline.com/<tenant_id>
+# validate_authority = true         # false for a private or stand-in authority
+# graph_url = "https://graph.microsoft.com/v1.0"
+"""

@@ -1,0 +1,72 @@
+"""The normalised calendar event: what every connector yields and what the store saves.
+
+Both connectors map their API's shapes onto these records so that the store and the pipeline
+cannot tell a Google event from a Microsoft one. Titles, descriptions and locations have no field
+here on purpose: cadence never needs them, so it never keeps them.
+
+Conventions every connector follows:
+
+- Emails are normalised with :func:`normalise_email`.
+- Times are timezone-aware UTC datetimes.
+- ``None`` means "this copy does not say" (a sparse cancelled instance, a removed occurrence): the
+  store then keeps what an earlier sync knew. ``attendees=None`` keeps the stored attendees;
+  an empty tuple says there are none.
+- ``original_start`` is the instant the occurrence was first planned for: Google's
+  ``originalStartTime`` or Graph's ``originalStart`` for a series' occurrence, the ``start`` for a
+  one-off (the store keeps the first one it saw, so a moved one-off shows as rescheduled).
+- ``status`` is ``confirmed``, ``tentative`` or ``cancelled``.
+- ``event_type`` is Google's vocabulary (``default``, ``outOfOffice``, ``focusTime``,
+  ``workingLocation``, ``fromGmail``, ``birthday``); Graph's ``showAs: oof`` maps to
+  ``outOfOffice``.
+- ``recurrence`` is the series' RFC 5545 RRULE/EXRULE/RDATE/EXDATE lines joined by newlines, on
+  every occurrence of a series (Graph's patterns are converted); ``None`` for a one-off.
+- Attendee ``response`` is Google's vocabulary: ``needsAction``, ``declined``, ``tentative``,
+  ``accepted``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+RESPONSES = frozenset({"needsAction", "declined", "tentative", "accepted"})
+STATUSES = frozenset({"confirmed", "tentative", "cancelled"})
+EVENT_TYPES = frozenset(
+    {"default", "outOfOffice", "focusTime", "workingLocation", "fromGmail", "birthday"}
+)
+
+
+def normalise_email(email: str) -> str:
+    """Compare emails as METRICS.md says: trimmed, case-insensitive."""
+    return email.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    email: str
+    response: str = "needsAction"
+    is_organizer: bool = False
+    is_resource: bool = False
+    optional: bool = False
+    # When the source says the response was given (Graph ``status.time``; for Google, the copy's
+    # ``updated`` at the sync that first saw this response).
+    response_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    source: str
+    mailbox: str
+    event_id: str
+    status: str
+    ical_uid: str | None = None
+    series_id: str | None = None
+    original_start: datetime | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    all_day: bool | None = None
+    event_type: str | None = None
+    organizer: str | None = None
+    recurrence: str | None = None
+    updated: datetime | None = None
+    attendees: tuple[Attendee, ...] | None = None

@@ -1,0 +1,164 @@
+"""The tables cadence keeps, as SQLAlchemy 2 typed models.
+
+Nothing here stores a title, a description or a location: cadence never needs them.
+Times are stored as UTC (naive UTC in SQLite, ``timestamptz`` in PostgreSQL) and always come back
+timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: cadence stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Person(Base):
+    """One row of the org chart."""
+
+    __tablename__ = "people"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    manager_email: Mapped[str | None] = mapped_column(String(320), index=True)
+    team: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class Alias(Base):
+    """Another email of a person, which counts as their primary email wherever it appears."""
+
+    __tablename__ = "aliases"
+    alias: Mapped[str] = mapped_column(String(320), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+
+
+class Mailbox(Base):
+    """A calendar cadence reads, and where its sync stands."""
+
+    __tablename__ = "mailboxes"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+
+
+class SyncState(Base):
+    """Per mailbox: the saved sync token (Google) or delta link (Graph) and its window.
+
+    ``token`` is written only in the transaction that saves the last page's events, so it is
+    never ahead of the events it covers. ``first_synced_at`` is set when the first full sync
+    completed: misses found before then have no knowable time (METRICS.md).
+    """
+
+    __tablename__ = "sync_state"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(320), primary_key=True)
+    token: Mapped[str | None] = mapped_column(Text)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # ok | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    events_changed: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Event(Base):
+    """One occurrence as one calendar (source, mailbox) holds it."""
+
+    __tablename__ = "events"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(320), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    series_id: Mapped[str | None] = mapped_column(String(1024))
+    ical_uid: Mapped[str | None] = mapped_column(String(1024))
+    original_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    all_day: Mapped[bool | None] = mapped_column(Boolean)
+    event_type: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    organizer: Mapped[str | None] = mapped_column(String(320))
+    recurrence: Mapped[str | None] = mapped_column(Text)
+    source_updated: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The cancellation's time as the source gives it, and the first sync that saw it cancelled
+    # (null when the mailbox's very first sync found it already cancelled: unknowable).
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_events_original_start", "original_start"),
+        Index("ix_events_ical_uid", "ical_uid"),
+    )
+
+
+class Attendee(Base):
+    """A participant of one stored event copy (the organizer included, flagged)."""
+
+    __tablename__ = "attendees"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(320), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    response: Mapped[str] = mapped_column(String(20))
+    is_organizer: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_resource: Mapped[bool] = mapped_column(Boolean, default=False)
+    optional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The response's time as the source gives it, and the first sync that saw this response
+    # (null when the mailbox's very first sync found it).
+    response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunLog(Base):
+    """One line per nightly or sync run, for ``cadence status``."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    command: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[str | None] = mapped_column(Text)  # JSON
