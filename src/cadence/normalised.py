@@ -1,4 +1,5 @@
-"""The normalised calendar event: what every connector yields and what the store saves.
+"""The normalised records: the events every connector yields and the store saves, and the
+people every directory (or the org CSV) gives.
 
 Both connectors map their API's shapes onto these records so that the store and the pipeline
 cannot tell a Google event from a Microsoft one. Titles, descriptions and locations have no field
@@ -70,3 +71,19 @@ class Event:
     recurrence: str | None = None
     updated: datetime | None = None
     attendees: tuple[Attendee, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPerson:
+    """One person of the org chart, as the org CSV or a directory (Google, Microsoft) gives it.
+
+    ``email`` and ``manager_email`` are normalised; ``manager_email`` is ``None`` for the top.
+    ``source`` is the NAME of the ``[sources.NAME]`` whose calendar holds their mailbox.
+    """
+
+    email: str
+    name: str
+    manager_email: str | None = None
+    team: str | None = None
+    source: str | None = None
+    aliases: tuple[str, ...] = ()
