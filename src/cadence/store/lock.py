@@ -1,0 +1,93 @@
+"""One nightly run at a time: a lock that names its holder and dies with it.
+
+On PostgreSQL (hosts sharing one database) it is a session advisory lock, held by a dedicated
+connection whose ``application_name`` says who holds it, so a second run can name the holder.
+On SQLite it is an exclusive ``flock`` on ``<database>.lock`` beside the database file, whose
+content names the holder. Both are released by the operating system or the server when the
+holding process dies, so a killed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from cadence.errors import LockHeld, StoreError
+
+# An arbitrary, fixed 64-bit key: every cadence run on one database agrees on it.
+ADVISORY_KEY = 0x6361_6465_6E63_65  # "cadence"
+
+
+def holder_description(what: str) -> str:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return f"cadence {what} pid {os.getpid()} on {socket.gethostname()} since {now}"
+
+
+@contextmanager
+def run_lock(engine: Engine, what: str = "nightly") -> Iterator[str]:
+    """Hold the run lock for the ``with`` block, or raise :class:`LockHeld` naming the holder."""
+    if engine.dialect.name == "postgresql":
+        with _advisory_lock(engine, what) as holder:
+            yield holder
+    elif engine.dialect.name == "sqlite":
+        with _file_lock(_lock_path(engine), what) as holder:
+            yield holder
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise StoreError(f"no run lock for the {engine.dialect.name} database")
+
+
+def _lock_path(engine: Engine) -> Path:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise StoreError("an in-memory SQLite database cannot be shared, so it needs no lock")
+    return Path(database + ".lock")
+
+
+@contextmanager
+def _file_lock(path: Path, what: str) -> Iterator[str]:
+    holder = holder_description(what)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = Path(path).read_text(encoding="utf-8", errors="replace").strip()
+            raise LockHeld(f"another run holds the lock {path}: {other or 'unknown'}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, holder.encode())
+        yield holder
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+@contextmanager
+def _advisory_lock(engine: Engine, what: str) -> Iterator[str]:
+    holder = holder_description(what)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT set_config('application_name', :h, false)"), {"h": holder})
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        conn.commit()
+        if not got:
+            other = conn.execute(
+                text(
+                    "SELECT a.application_name FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = :k"
+                ),
+                {"k": ADVISORY_KEY},
+            ).scalar()
+            raise LockHeld(f"another run holds the database lock: {other or 'unknown holder'}")
+        try:
+            yield holder
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            conn.commit()
