@@ -1,0 +1,24 @@
+"""The org chart from a source's directory (Google Admin SDK, Microsoft Graph ``/users``).
+
+``cadence org pull`` calls :func:`fetch_directory`; the connector of the source's kind does the
+reading, so its credentials, endpoints and retry policy are the ones ``cadence sync`` uses.
+"""
+
+from __future__ import annotations
+
+from cadence.config import Config
+from cadence.connectors.kinds import connect
+from cadence.connectors.retry import RetryPolicy
+from cadence.normalised import OrgPerson
+
+
+def fetch_directory(
+    config: Config, source_name: str, retry: RetryPolicy | None = None
+) -> list[OrgPerson]:
+    """Everyone the source's directory lists, each with ``source`` set to ``source_name``.
+
+    Raises :class:`cadence.errors.ConfigError` for an unknown source and
+    :class:`cadence.errors.SyncError` (``AuthError`` for refused credentials) when the directory
+    cannot be read; nothing is changed in the store here.
+    """
+    return connect(config, source_name, retry).fetch_directory()

@@ -1,0 +1,381 @@
+"""How ``cadence sync`` reads every mailbox, for any kind of source.
+
+The runner knows nothing of Google or Microsoft: it asks a :class:`CalendarConnector` for one
+:class:`MailboxReader` per worker thread and, per mailbox,
+
+1. loads the saved sync state and plans the round (:func:`plan_round`): the saved token and its
+   window, or a full round over ``now - lookback_days .. now + horizon_days`` on a first sync,
+   with ``--full``, or when fewer than ``rebaseline_days`` of the saved window's horizon remain;
+2. saves every page the reader yields with :func:`cadence.store.events.save_page`; the token comes
+   only with the last page, so it lands in the same transaction as the last events it covers and
+   a crash anywhere leaves the previous token, which replays what was not yet saved;
+3. on :class:`cadence.errors.TokenExpired` drops the token and does a full round; on any other
+   error records the failure for that mailbox and goes on with the others.
+
+Every mailbox's outcome goes to ``sync_state`` (``cadence status``), the run to ``runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, insert, select, update
+
+from cadence.config import Config, SyncConfig
+from cadence.errors import ConfigError, InputError, SyncError, TokenExpired
+from cadence.normalised import Event, OrgPerson, normalise_email
+from cadence.store.events import (
+    drop_token,
+    ensure_mailboxes,
+    existing_events,
+    load_sync_state,
+    record_outcome,
+    save_page,
+)
+from cadence.store.models import Person, RunLog, SyncState
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The span a full round reads and its token then watches (fixed for the token's life)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a mailbox's events; ``token`` only on the last page of a round."""
+
+    events: Sequence[Event]
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class MailboxJob:
+    """One round of one mailbox, as a reader sees it."""
+
+    source: str
+    mailbox: str
+    token: str | None  # None: a full round over ``window``
+    window: Window
+    engine: Engine
+
+    def existing(self, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows of these events of this mailbox (what earlier syncs knew)."""
+        with self.engine.connect() as conn:
+            return existing_events(conn, self.source, self.mailbox, event_ids)
+
+
+class MailboxReader(Protocol):
+    """Per-thread state of a connector (its HTTP connection, say); used by one thread only."""
+
+    requests: int  # HTTP requests made so far, retries included
+
+    def pages(self, job: MailboxJob) -> Iterator[Page]:
+        """The pages of one round; raises TokenExpired when ``job.token`` is no longer valid."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class CalendarConnector(Protocol):
+    """A configured source: readers for its mailboxes, and its directory."""
+
+    def open_worker(self) -> MailboxReader: ...
+
+    def fetch_directory(self) -> list[OrgPerson]: ...
+
+
+@dataclass(frozen=True)
+class MailboxResult:
+    source: str
+    mailbox: str
+    error: str | None
+    events: int
+    requests: int
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SyncSummary:
+    """What a sync run did; ``failed`` mailboxes are named with their reason."""
+
+    results: list[MailboxResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> list[MailboxResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[MailboxResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def events_saved(self) -> int:
+        return sum(r.events for r in self.results)
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.results)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mailboxes": len(self.results),
+            "ok": len(self.ok),
+            "failed": len(self.failed),
+            "events_saved": self.events_saved,
+            "requests": self.requests,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+Progress = Callable[[int, int, int], None]  # (mailboxes done, total, failed so far)
+ConnectorFactory = Callable[[Config, str], CalendarConnector]
+
+
+def plan_round(
+    state: SyncState | None, sync: SyncConfig, now: datetime, full: bool
+) -> tuple[str | None, Window]:
+    """The token to continue from (None: a full round) and the window the round covers."""
+    now = now.replace(microsecond=0)
+    fresh = Window(
+        now - timedelta(days=sync.lookback_days), now + timedelta(days=sync.horizon_days)
+    )
+    if full or state is None or not state.token:
+        return None, fresh
+    if state.window_start is None or state.window_end is None:
+        return None, fresh
+    if state.window_end - now < timedelta(days=sync.rebaseline_days):
+        return None, fresh
+    return state.token, Window(state.window_start, state.window_end)
+
+
+def select_mailboxes(
+    engine: Engine, config: Config, source: str, only: Sequence[str] = ()
+) -> list[str]:
+    """The mailboxes a source reads: its people (with one source, everyone), maybe filtered."""
+    query = select(Person.email).order_by(Person.email)
+    if len(config.sources) > 1:
+        query = query.where(Person.source == source)
+    with engine.connect() as conn:
+        emails = [normalise_email(e) for e in conn.execute(query).scalars()]
+    if not only:
+        return emails
+    wanted = [normalise_email(m) for m in only]
+    return [e for e in emails if e in set(wanted)]
+
+
+def run_sync(
+    config: Config,
+    engine: Engine,
+    *,
+    source: str | None = None,
+    mailboxes: Sequence[str] = (),
+    full: bool = False,
+    progress: Progress | None = None,
+    connect: ConnectorFactory | None = None,
+    now: Callable[[], datetime] = utc_now,
+    command: str = "sync",
+) -> SyncSummary:
+    """Sync the chosen sources' mailboxes; failures are recorded per mailbox, never raised."""
+    if connect is None:
+        from cadence.connectors.kinds import connect as default_connect
+
+        connect = default_connect
+    if not config.sources:
+        raise ConfigError(f"{config._where()}: no [sources.NAME] section: nothing to sync")
+    if source is not None and source not in config.sources:
+        raise ConfigError(
+            f"{config._where()}: no source named {source!r} (have {sorted(config.sources)})"
+        )
+    names = [source] if source else sorted(config.sources)
+    plan = {name: select_mailboxes(engine, config, name, mailboxes) for name in names}
+    if mailboxes:
+        found = {m for ms in plan.values() for m in ms}
+        missing = sorted({normalise_email(m) for m in mailboxes} - found)
+        if missing:
+            raise InputError("not in the org chart of the chosen source(s): " + ", ".join(missing))
+    total = sum(len(ms) for ms in plan.values())
+    if total == 0:
+        raise InputError(
+            "no mailboxes to sync: load the org chart first (cadence org import / org pull)"
+        )
+    started = now()
+    run_id = _start_run(engine, command, started)
+    summary = SyncSummary()
+    clock = time.monotonic()
+    counter = _Progress(total, progress)
+    for name in names:
+        if not plan[name]:
+            continue
+        src = config.sources[name]
+        ensure_mailboxes(engine, name, src.kind, plan[name])
+        connector = connect(config, name)
+        workers = src.concurrency or config.sync.concurrency
+        summary.results.extend(
+            _sync_source(
+                connector, engine, config.sync, name, plan[name], full, workers, now, counter
+            )
+        )
+    summary.seconds = time.monotonic() - clock
+    _finish_run(engine, run_id, now(), summary)
+    return summary
+
+
+class _Progress:
+    def __init__(self, total: int, callback: Progress | None) -> None:
+        self.total, self.done, self.failed = total, 0, 0
+        self._callback = callback
+        self._lock = threading.Lock()
+
+    def __call__(self, result: MailboxResult) -> None:
+        with self._lock:
+            self.done += 1
+            self.failed += 0 if result.ok else 1
+            if self._callback:
+                self._callback(self.done, self.total, self.failed)
+
+
+def _sync_source(
+    connector: CalendarConnector,
+    engine: Engine,
+    sync: SyncConfig,
+    source: str,
+    mailboxes: list[str],
+    full: bool,
+    workers: int,
+    now: Callable[[], datetime],
+    progress: _Progress,
+) -> list[MailboxResult]:
+    local = threading.local()
+    readers: list[MailboxReader] = []
+    readers_lock = threading.Lock()
+
+    def reader() -> MailboxReader:
+        r = getattr(local, "reader", None)
+        if r is None:
+            r = local.reader = connector.open_worker()
+            with readers_lock:
+                readers.append(r)
+        return r
+
+    def one(mailbox: str) -> MailboxResult:
+        result = sync_mailbox(reader(), engine, sync, source, mailbox, full=full, now=now)
+        progress(result)
+        return result
+
+    results = []
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sync-{source}") as pool:
+            futures = [pool.submit(one, m) for m in mailboxes]
+            for f in as_completed(futures):
+                results.append(f.result())
+    finally:
+        for r in readers:
+            r.close()
+    return sorted(results, key=lambda r: r.mailbox)
+
+
+def sync_mailbox(
+    reader: MailboxReader,
+    engine: Engine,
+    sync: SyncConfig,
+    source: str,
+    mailbox: str,
+    *,
+    full: bool = False,
+    now: Callable[[], datetime] = utc_now,
+) -> MailboxResult:
+    """One mailbox's round (and a full one after an expired token); the outcome is recorded."""
+    seen_at = now()
+    before = reader.requests
+    events = 0
+    error: str | None = None
+    try:
+        state = load_sync_state(engine, source, mailbox)
+        first_sync = state is None or state.first_synced_at is None
+        token, window = plan_round(state, sync, seen_at, full)
+        try:
+            events = _round(reader, engine, source, mailbox, token, window, seen_at, first_sync)
+        except TokenExpired:
+            if token is None:
+                raise
+            drop_token(engine, source, mailbox)
+            token, window = plan_round(None, sync, seen_at, True)
+            events += _round(reader, engine, source, mailbox, None, window, seen_at, first_sync)
+    except SyncError as exc:
+        error = str(exc)
+    except Exception as exc:  # a bug or an unforeseen answer must not stop the other mailboxes
+        error = f"unexpected {type(exc).__name__}: {exc}"
+    requests = reader.requests - before
+    record_outcome(
+        engine,
+        source,
+        mailbox,
+        ran_at=seen_at,
+        error=error,
+        events_changed=events,
+        requests=requests,
+    )
+    return MailboxResult(source, mailbox, error, events, requests)
+
+
+def _round(
+    reader: MailboxReader,
+    engine: Engine,
+    source: str,
+    mailbox: str,
+    token: str | None,
+    window: Window,
+    seen_at: datetime,
+    first_sync: bool,
+) -> int:
+    job = MailboxJob(source, mailbox, token, window, engine)
+    saved = 0
+    for page in reader.pages(job):
+        saved += save_page(
+            engine,
+            source,
+            mailbox,
+            page.events,
+            seen_at=seen_at,
+            first_sync=first_sync,
+            token=page.token,
+            window=(window.start, window.end) if page.token else None,
+        )
+        if page.token is not None:
+            return saved
+    raise SyncError("the listing ended without a sync token; will retry next run")
+
+
+def _start_run(engine: Engine, command: str, started: datetime) -> int:
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            insert(RunLog).values(command=command, started_at=started).returning(RunLog.id)
+        ).scalar_one()
+        return int(run_id)
+
+
+def _finish_run(engine: Engine, run_id: int, finished: datetime, summary: SyncSummary) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(RunLog)
+            .where(RunLog.id == run_id)
+            .values(finished_at=finished, summary=json.dumps(summary.as_dict()))
+        )

@@ -1,0 +1,245 @@
+"""The loopback HTTP server both calendar stand-ins run on, with faults, latency and counters.
+
+A stand-in subclasses :class:`StandIn` and implements :meth:`StandIn.route` (a :class:`Request`
+in, a :class:`Response` out) and :meth:`StandIn.classify` (which kind of call a request is, and
+for which mailbox). This module does the rest, the same way for both:
+
+- serving on ``127.0.0.1`` at a free port, in a thread, as a context manager; HTTPS when given an
+  ``ssl.SSLContext`` (the Graph stand-in);
+- **faults** per test: :meth:`StandIn.fault` queues a :class:`Fault` matched by call kind and
+  mailbox (an HTTP status with a JSON body and optional ``Retry-After``, a dropped connection, a
+  slow answer, a malformed body), for the next N matching requests or always, optionally after
+  letting the first K matching requests through (to fail "after page k");
+- **latency** on demand (``latency`` seconds slept per request, for benchmarks);
+- **counters**: total requests, per call kind, per mailbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+FAULT_KINDS = frozenset({"status", "drop", "slow", "malformed"})
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # without the query string, percent-decoding left to the stand-in
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # JSON-able, or bytes sent as they are
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if self.body is None:
+            return b""
+        return json.dumps(self.body).encode()
+
+
+@dataclass
+class Fault:
+    """One fault rule. ``kind`` and ``mailbox`` ``None`` match any request.
+
+    ``action``: ``status`` (answer ``status`` with ``body`` and ``retry_after``), ``drop`` (close
+    the connection without an answer), ``slow`` (sleep ``delay`` seconds, then answer normally),
+    ``malformed`` (200 with a body that is not JSON). ``times``: how many matching requests it
+    hits (``None``: always); ``skip``: how many matching requests pass untouched first.
+    """
+
+    action: str = "status"
+    status: int = 500
+    body: Any = None
+    retry_after: str | None = None
+    delay: float = 0.0
+    kind: str | None = None
+    mailbox: str | None = None
+    times: int | None = 1
+    skip: int = 0
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.action not in FAULT_KINDS:
+            raise ValueError(f"fault action must be one of {sorted(FAULT_KINDS)}")
+
+    def matches(self, kind: str, mailbox: str | None) -> bool:
+        return (self.kind is None or self.kind == kind) and (
+            self.mailbox is None or self.mailbox == mailbox
+        )
+
+    @property
+    def spent(self) -> bool:
+        return self.times is not None and self.hits >= self.times
+
+
+class StandIn:
+    """Base of the stand-ins: subclasses implement :meth:`route` and :meth:`classify`."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, latency: float = 0.0):
+        self.latency = latency
+        self._ssl = ssl_context
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.total = 0
+        self.by_kind: Counter[str] = Counter()
+        self.by_mailbox: Counter[str] = Counter()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- what a stand-in implements -------------------------------------------------------------
+
+    def route(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def classify(self, request: Request) -> tuple[str, str | None]:
+        """(call kind, mailbox or ``None``) of a request, for faults and counters."""
+        return "other", None
+
+    # -- faults and counters --------------------------------------------------------------------
+
+    def fault(self, fault: Fault | None = None, **kw: Any) -> Fault:
+        """Queue a fault (a :class:`Fault`, or its fields as keywords); returns it."""
+        f = fault or Fault(**kw)
+        with self._lock:
+            self._faults.append(f)
+        return f
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.total = 0
+            self.by_kind.clear()
+            self.by_mailbox.clear()
+
+    def _take_fault(self, kind: str, mailbox: str | None) -> Fault | None:
+        with self._lock:
+            self.total += 1
+            self.by_kind[kind] += 1
+            if mailbox:
+                self.by_mailbox[mailbox] += 1
+            for f in self._faults:
+                if f.spent or not f.matches(kind, mailbox):
+                    continue
+                if f.skip > 0:
+                    f.skip -= 1
+                    continue
+                f.hits += 1
+                return f
+        return None
+
+    # -- serving --------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http(s)://127.0.0.1:PORT`` (no trailing slash)."""
+        assert self._httpd is not None, "the stand-in is not started"
+        scheme = "https" if self._ssl else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def start(self) -> Self:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        httpd.daemon_threads = True
+        if self._ssl is not None:
+            httpd.socket = self._ssl.wrap_socket(httpd.socket, server_side=True)
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name="stand-in", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _handler_for(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real clients expect
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: tests and benchmarks make thousands of requests."""
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request(
+                method=self.command,
+                path=split.path,
+                query=parse_qs(split.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+            )
+            if stand_in.latency:
+                time.sleep(stand_in.latency)
+            kind, mailbox = stand_in.classify(request)
+            fault = stand_in._take_fault(kind, mailbox)
+            if fault is not None and fault.action == "drop":
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault is not None and fault.action == "slow":
+                time.sleep(fault.delay)
+            if fault is not None and fault.action == "status":
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                response = Response(fault.status, fault.body, headers)
+            elif fault is not None and fault.action == "malformed":
+                response = Response(200, b'{"items": [ {"id": "trunc')
+            else:
+                try:
+                    response = stand_in.route(request)
+                except Exception as exc:  # a stand-in bug: answer 500 rather than hang
+                    response = Response(500, {"error": {"code": 500, "message": repr(exc)}})
+            self._send(response)
+
+        def _send(self, response: Response) -> None:
+            payload = response.payload()
+            self.send_response(response.status)
+            headers = {"Content-Type": "application/json; charset=UTF-8", **response.headers}
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+    return Handler
