@@ -1,0 +1,442 @@
+"""The org chart: read it from a CSV, check it, and answer who is below whom.
+
+Pure functions, no database: :func:`parse_csv` reads the CSV of INTERFACE.md/METRICS.md,
+:func:`validate_chart` is the one check every chart passes before it is stored (the CSV import and
+``cadence org pull`` both use it, so a directory is held to the same rules as a file), and
+:func:`build_hierarchy` answers the questions the reports ask (direct reports, skip-level pairs, a
+director's org at every depth) in time linear in the size of the chart.
+
+A valid chart is one tree: every email and alias appears once, every manager is a person of the
+chart (an alias of a person counts as that person), exactly one person (the top) has no manager,
+and nobody is their own manager, directly or through a cycle.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cadence.errors import InputError
+from cadence.normalised import OrgPerson, normalise_email
+
+REQUIRED_COLUMNS = ("email", "name", "manager_email")
+OPTIONAL_COLUMNS = ("team", "source", "aliases")
+MAX_PROBLEMS = 10  # problems shown in one message; the rest are counted
+MAX_LISTED = 10  # people named in one chart-wide problem (tops, a cycle)
+
+# What the store's columns hold (store/models.py); longer values are refused here, not by the DB.
+MAX_EMAIL = 320
+MAX_NAME = 500
+MAX_SOURCE = 200
+
+# The WHATWG (HTML) definition of a valid email address, with a dot required in the domain: a
+# company address always has one, and a missing dot is far likelier a typo than a real host.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+")
+
+
+def is_valid_email(email: str) -> bool:
+    """Whether ``email`` (already normalised) is an address cadence accepts."""
+    return len(email) <= MAX_EMAIL and _EMAIL.fullmatch(email) is not None
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Problems:
+    """Problems found in a chart, each tied to the person (by index) it is about, if any."""
+
+    origin: str
+    labels: Sequence[str]  # where each person came from: "line 7", "user ann@acme.test"
+    separator: str  # between origin and label: "people.csv line 7", "directory of X, user Y"
+    scope: str  # what the people are in: "the file", "the directory"
+    found: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, index: int | None, text: str) -> None:
+        # Chart-wide problems sort after every person's own.
+        self.found.append((len(self.labels) if index is None else index, text))
+
+    def ref(self, index: int, email: str) -> str:
+        """A person named inside a chart-wide problem."""
+        label = self.labels[index]
+        return email if label.endswith(email) else f"{email} ({label})"
+
+    def raise_if_any(self) -> None:
+        if not self.found:
+            return
+        found = sorted(self.found, key=lambda p: p[0])  # stable: checks keep their order
+
+        def place(index: int) -> str | None:
+            return self.labels[index] if index < len(self.labels) else None
+
+        if len(found) == 1:
+            index, text = found[0]
+            label = place(index)
+            where = f"{self.origin}{self.separator}{label}" if label else self.origin
+            raise InputError(f"{where}: {text}")
+        lines = [f"{self.origin}: {len(found)} problems, nothing was changed:"]
+        for index, text in found[:MAX_PROBLEMS]:
+            label = place(index)
+            lines.append(f"  {label}: {text}" if label else f"  {text}")
+        if len(found) > MAX_PROBLEMS:
+            lines.append(f"  ... and {len(found) - MAX_PROBLEMS} more")
+        raise InputError("\n".join(lines))
+
+
+def _listed(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED])
+    return shown if len(names) <= MAX_LISTED else f"{shown} and {len(names) - MAX_LISTED} more"
+
+
+def _clean(p: OrgPerson) -> OrgPerson:
+    """The person with emails normalised and empty optional values made ``None``."""
+    manager = normalise_email(p.manager_email) if p.manager_email else ""
+    aliases = (normalise_email(a) for a in p.aliases)
+    return OrgPerson(
+        email=normalise_email(p.email),
+        name=p.name.strip(),
+        manager_email=manager or None,
+        team=(p.team or "").strip() or None,
+        source=(p.source or "").strip() or None,
+        aliases=tuple(a for a in aliases if a),
+    )
+
+
+def validate_chart(
+    people: Sequence[OrgPerson],
+    origin: str,
+    *,
+    lines: Sequence[int] | None = None,
+    sources: Collection[str] = (),
+) -> list[OrgPerson]:
+    """Check a whole chart and return it cleaned, or raise one :class:`InputError` naming the
+    first :data:`MAX_PROBLEMS` problems and where each is.
+
+    ``origin`` names where the chart came from (``people.csv``, ``directory of source acme``);
+    ``lines`` gives each person's line in a file, else people are named by email. ``sources`` are
+    the configured ``[sources.NAME]``: when there are any, a person's ``source`` must be one.
+
+    The returned people have normalised emails, manager emails given as an alias resolved to
+    that person's primary email, and ``None`` for empty optional values.
+    """
+    cleaned = [_clean(p) for p in people]
+    labels = (
+        [f"line {n}" for n in lines] if lines is not None else [f"user {p.email}" for p in cleaned]
+    )
+    in_file = lines is not None
+    problems = _Problems(
+        origin, labels, " " if in_file else ", ", "the file" if in_file else "the directory"
+    )
+    if not cleaned:
+        problems.add(None, "no people: a chart needs at least its top")
+        problems.raise_if_any()
+
+    _check_fields(cleaned, problems, sources)
+    first: dict[str, int] = {}  # primary email -> index of its first row
+    for i, p in enumerate(cleaned):
+        if p.email in first:
+            problems.add(i, f"duplicate email {p.email} (also {labels[first[p.email]]})")
+        elif p.email:
+            first[p.email] = i
+    owner = _check_aliases(cleaned, first, problems)
+    resolved = _resolve_managers(cleaned, first, owner, problems)
+    _check_tops(resolved, first, problems)
+    _check_cycles(resolved, first, problems)
+    problems.raise_if_any()
+    return resolved
+
+
+def _check_fields(
+    people: Sequence[OrgPerson], problems: _Problems, sources: Collection[str]
+) -> None:
+    configured = ", ".join(sorted(sources))
+    for i, p in enumerate(people):
+        if not p.email:
+            problems.add(i, "email is empty")
+        elif not is_valid_email(p.email):
+            problems.add(i, f"email {p.email!r} is not a valid email address")
+        if not p.name:
+            problems.add(i, "name is empty")
+        elif len(p.name) > MAX_NAME:
+            problems.add(i, f"name is longer than {MAX_NAME} characters")
+        if p.manager_email and not is_valid_email(p.manager_email):
+            problems.add(i, f"manager_email {p.manager_email!r} is not a valid email address")
+        for alias in p.aliases:
+            if not is_valid_email(alias):
+                problems.add(i, f"alias {alias!r} is not a valid email address")
+        if p.team and len(p.team) > MAX_NAME:
+            problems.add(i, f"team is longer than {MAX_NAME} characters")
+        if p.source and sources and p.source not in sources:
+            problems.add(
+                i, f"source {p.source!r} is not a configured [sources.NAME] ({configured})"
+            )
+        elif p.source and len(p.source) > MAX_SOURCE:
+            problems.add(i, f"source is longer than {MAX_SOURCE} characters")
+
+
+def _check_aliases(
+    people: Sequence[OrgPerson], first: dict[str, int], problems: _Problems
+) -> dict[str, int]:
+    """Every alias -> the index of the person it belongs to; refuses any alias seen twice or
+    equal to someone's primary email."""
+    owner: dict[str, int] = {}
+    for i, p in enumerate(people):
+        for alias in p.aliases:
+            if alias in first:
+                j = first[alias]
+                whose = "their own email" if j == i else f"the email of {problems.labels[j]}"
+                problems.add(i, f"alias {alias} is {whose}")
+            elif alias in owner:
+                j = owner[alias]
+                where = "twice here" if j == i else f"also as an alias {problems.labels[j]}"
+                problems.add(i, f"alias {alias} is listed {where}")
+            else:
+                owner[alias] = i
+    return owner
+
+
+def _resolve_managers(
+    people: Sequence[OrgPerson],
+    first: dict[str, int],
+    owner: dict[str, int],
+    problems: _Problems,
+) -> list[OrgPerson]:
+    """People with each manager given by alias replaced by the primary email. A manager that
+    cannot be resolved is left as given (a problem is already recorded)."""
+    resolved = []
+    for i, p in enumerate(people):
+        m = p.manager_email
+        if m is None or not is_valid_email(m):
+            resolved.append(p)
+            continue
+        j = first.get(m, owner.get(m))
+        if j is None:
+            problems.add(i, f"manager {m} is not in {problems.scope} (nobody's email or alias)")
+            resolved.append(p)
+            continue
+        primary = people[j].email
+        if primary == p.email:
+            via = "" if m == primary else f" (via their alias {m})"
+            problems.add(i, f"{p.email} is their own manager{via}")
+        resolved.append(p if primary == m else replace(p, manager_email=primary))
+    return resolved
+
+
+def _check_tops(people: Sequence[OrgPerson], first: dict[str, int], problems: _Problems) -> None:
+    tops = [i for i in first.values() if people[i].manager_email is None]
+    if not tops:
+        problems.add(None, "no top: everyone has a manager (the top's manager_email is empty)")
+    elif len(tops) > 1:
+        names = [problems.ref(i, people[i].email) for i in tops]
+        problems.add(
+            None, f"{len(tops)} people have no manager, only the top may: {_listed(names)}"
+        )
+
+
+def _check_cycles(people: Sequence[OrgPerson], first: dict[str, int], problems: _Problems) -> None:
+    """Find every reporting cycle in one pass: each person is walked up at most once."""
+    manager = {
+        p.email: p.manager_email
+        for i, p in enumerate(people)
+        if first.get(p.email) == i and p.manager_email in first and p.manager_email != p.email
+    }
+    done: set[str] = set()
+    for start in manager:
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        node: str | None = start
+        while node is not None and node not in done and node not in on_path:
+            on_path[node] = len(path)
+            path.append(node)
+            node = manager.get(node)
+        if node is not None and node in on_path:
+            cycle = path[on_path[node] :]
+            names = [problems.ref(first[e], e) for e in cycle]
+            shown = " -> ".join(names[:MAX_LISTED])
+            more = f" -> ... ({len(cycle)} people)" if len(cycle) > MAX_LISTED else ""
+            problems.add(
+                None, f"reporting cycle (each reports to the next): {shown}{more} -> {cycle[0]}"
+            )
+        done.update(path)
+
+
+# --- the CSV -----------------------------------------------------------------------------------
+
+
+def parse_csv(path: Path, *, sources: Collection[str] = ()) -> list[OrgPerson]:
+    """Read and validate an org chart CSV (the format of docs/org-chart.md).
+
+    Raises :class:`InputError` naming the file and the line of every problem it reports.
+    """
+    name = str(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{name} line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save the file as UTF-8"
+        ) from exc
+    if not text.strip():
+        raise InputError(f"{name}: the file is empty (it needs a header line and people)")
+    people, lines = _read_rows(text, name)
+    return validate_chart(people, name, lines=lines, sources=sources)
+
+
+def _read_rows(text: str, name: str) -> tuple[list[OrgPerson], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                records.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        # The record that failed starts at ``line`` (an unclosed quote runs to the end).
+        raise InputError(f"{name} line {line}: not valid CSV: {exc}") from exc
+    if not records:
+        raise InputError(f"{name}: the file is empty (it needs a header line and people)")
+    header_line, header = records[0]
+    columns = _columns(header, f"{name} line {header_line}")
+    people: list[OrgPerson] = []
+    lines: list[int] = []
+    wrong: list[str] = []
+    for line, row in records[1:]:
+        if len(row) < len(columns) and set(columns[len(row) :]) <= set(OPTIONAL_COLUMNS):
+            # Spreadsheets and hand edits drop trailing empty cells; only optional ones may go.
+            row = row + [""] * (len(columns) - len(row))
+        if len(row) != len(columns):
+            wrong.append(f"line {line}: {len(row)} fields, the header has {len(columns)}")
+            continue
+        cells = dict(zip(columns, (cell.strip() for cell in row), strict=True))
+        people.append(
+            OrgPerson(
+                email=cells["email"],
+                name=cells["name"],
+                manager_email=cells["manager_email"] or None,
+                team=cells.get("team") or None,
+                source=cells.get("source") or None,
+                aliases=tuple(a for a in cells.get("aliases", "").split(";") if a.strip()),
+            )
+        )
+        lines.append(line)
+    if wrong:
+        hint = " (a value with a comma needs double quotes)"
+        if len(wrong) == 1:
+            raise InputError(f"{name} {wrong[0]}{hint}")
+        shown = "\n".join(f"  {w}" for w in wrong[:MAX_PROBLEMS])
+        more = f"\n  ... and {len(wrong) - MAX_PROBLEMS} more" if len(wrong) > MAX_PROBLEMS else ""
+        raise InputError(f"{name}: {len(wrong)} rows do not match the header{hint}:\n{shown}{more}")
+    if not people:
+        raise InputError(f"{name}: the file has a header but no people")
+    return people, lines
+
+
+def _columns(header: Sequence[str], where: str) -> list[str]:
+    """The header's column names (trimmed, case-insensitive), refusing unknown, missing and
+    repeated ones."""
+    columns = [c.strip().lower() for c in header]
+    known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    unknown = [c for c in columns if c not in known]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    faults = []
+    if unknown:
+        faults.append("unknown column(s) " + ", ".join(repr(c) for c in unknown))
+    if missing:
+        faults.append("missing column(s) " + ", ".join(missing))
+    if repeated:
+        faults.append("repeated column(s) " + ", ".join(repeated))
+    if faults:
+        raise InputError(
+            f"{where}: {'; '.join(faults)}. The first line must be the header: "
+            f"{','.join(REQUIRED_COLUMNS)}, optionally {', '.join(OPTIONAL_COLUMNS)}, in any order"
+        )
+    return columns
+
+
+# --- the hierarchy ------------------------------------------------------------------------------
+
+
+class Hierarchy:
+    """Who reports to whom in a valid chart, with every lookup linear or better.
+
+    Emails given to any method may be aliases or unnormalised; unknown ones raise ``KeyError``.
+    Lists come back sorted by email, so reports are stable from run to run.
+    """
+
+    def __init__(self, people: Iterable[OrgPerson]) -> None:
+        self.people: dict[str, OrgPerson] = {p.email: p for p in people}
+        self._aliases = {a: p.email for p in self.people.values() for a in p.aliases}
+        reports: dict[str, list[str]] = {}
+        for p in sorted(self.people.values(), key=lambda p: p.email):
+            if p.manager_email is not None:
+                reports.setdefault(p.manager_email, []).append(p.email)
+        self._reports = reports
+        tops = [p.email for p in self.people.values() if p.manager_email is None]
+        self.top: str | None = tops[0] if len(tops) == 1 else None
+
+    def resolve(self, email: str) -> str | None:
+        """The primary email of whoever ``email`` (a primary email or an alias) belongs to."""
+        e = normalise_email(email)
+        return e if e in self.people else self._aliases.get(e)
+
+    def _known(self, email: str) -> str:
+        primary = self.resolve(email)
+        if primary is None:
+            raise KeyError(f"{email} is not in the org chart")
+        return primary
+
+    def person(self, email: str) -> OrgPerson:
+        return self.people[self._known(email)]
+
+    def manager_of(self, email: str) -> str | None:
+        return self.people[self._known(email)].manager_email
+
+    def direct_reports(self, email: str) -> list[str]:
+        return list(self._reports.get(self._known(email), ()))
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (manager, direct report)."""
+        return [(m, r) for m in sorted(self._reports) for r in self._reports[m]]
+
+    def skip_level_pairs(self) -> list[tuple[str, str]]:
+        """Every (manager's manager, report)."""
+        found = []
+        for m, r in self.pairs():
+            skip = self.people[m].manager_email
+            if skip is not None:
+                found.append((skip, r))
+        return sorted(found)
+
+    def org_of(self, director: str) -> list[str]:
+        """Everyone below ``director``, at every depth (not the director)."""
+        below: list[str] = []
+        stack = [self._known(director)]
+        while stack:
+            for r in self._reports.get(stack.pop(), ()):
+                below.append(r)
+                stack.append(r)
+        return sorted(below)
+
+    def managers(self) -> list[str]:
+        """Everyone with at least one direct report."""
+        return sorted(self._reports)
+
+    def directors(self) -> list[str]:
+        """Everyone with at least one manager below them (METRICS.md): the managers of
+        managers, since a manager at any depth has one on the path up who reports directly."""
+        found = {self.people[m].manager_email for m in self._reports}
+        return sorted(d for d in found if d is not None)
+
+
+def build_hierarchy(people: Iterable[OrgPerson]) -> Hierarchy:
+    """The hierarchy of a chart that passed :func:`validate_chart` (or came from the store)."""
+    return Hierarchy(people)
