@@ -281,6 +281,14 @@ def test_a_directory_chart_is_named_by_origin_and_user() -> None:
     )
     with pytest.raises(InputError, match="no people"):
         validate_chart([], "directory of source acme-google")
+    two_tops = [OrgPerson("ann@acme.test", "Ann"), OrgPerson("", "Nobody"), OrgPerson("b@x.y", "B")]
+    with pytest.raises(InputError) as err:
+        validate_chart(two_tops, "directories of sources a, b")
+    assert str(err.value) == (
+        "directories of sources a, b: 2 problems, nothing was changed:\n"
+        "  user 'Nobody': email is empty\n"
+        "  2 people have no manager, only the top may: ann@acme.test, b@x.y"
+    )
 
 
 # --- the hierarchy ------------------------------------------------------------------------------

@@ -53,9 +53,12 @@ class _Problems:
 
     origin: str
     labels: Sequence[str]  # where each person came from: "line 7", "user ann@acme.test"
-    separator: str  # between origin and label: "people.csv line 7", "directory of X, user Y"
-    scope: str  # what the people are in: "the file", "the directory"
+    in_file: bool  # labels are line numbers (else directory users)
     found: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def scope(self) -> str:
+        return "the file" if self.in_file else "the directory"
 
     def add(self, index: int | None, text: str) -> None:
         # Chart-wide problems sort after every person's own.
@@ -63,8 +66,7 @@ class _Problems:
 
     def ref(self, index: int, email: str) -> str:
         """A person named inside a chart-wide problem."""
-        label = self.labels[index]
-        return email if label.endswith(email) else f"{email} ({label})"
+        return f"{email} ({self.labels[index]})" if self.in_file else email
 
     def raise_if_any(self) -> None:
         if not self.found:
@@ -77,7 +79,8 @@ class _Problems:
         if len(found) == 1:
             index, text = found[0]
             label = place(index)
-            where = f"{self.origin}{self.separator}{label}" if label else self.origin
+            separator = " " if self.in_file else ", "  # "f.csv line 7", "directory of X, user Y"
+            where = f"{self.origin}{separator}{label}" if label else self.origin
             raise InputError(f"{where}: {text}")
         lines = [f"{self.origin}: {len(found)} problems, nothing was changed:"]
         for index, text in found[:MAX_PROBLEMS]:
@@ -125,13 +128,11 @@ def validate_chart(
     that person's primary email, and ``None`` for empty optional values.
     """
     cleaned = [_clean(p) for p in people]
-    labels = (
-        [f"line {n}" for n in lines] if lines is not None else [f"user {p.email}" for p in cleaned]
-    )
-    in_file = lines is not None
-    problems = _Problems(
-        origin, labels, " " if in_file else ", ", "the file" if in_file else "the directory"
-    )
+    if lines is not None:
+        labels = [f"line {n}" for n in lines]
+    else:
+        labels = [f"user {p.email}" if p.email else f"user {p.name!r}" for p in cleaned]
+    problems = _Problems(origin, labels, in_file=lines is not None)
     if not cleaned:
         problems.add(None, "no people: a chart needs at least its top")
         problems.raise_if_any()
