@@ -49,7 +49,10 @@ def write_chart(path: Path, n: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     emails = [f"person{i}@acme.example" for i in range(n)]
     aliases = {e: f"alt.{e}" for e in emails if rng.random() < 0.33}
-    rows = ["email,name,manager_email,team,aliases", f"{emails[0]},Person 0,,top,"]
+    rows = [
+        "email,name,manager_email,team,aliases",
+        f"{emails[0]},Person 0,,top,{aliases.get(emails[0], '')}",
+    ]
     managers = [emails[0]]
     room = {emails[0]: rng.randint(3, 12)}
     for i in range(1, n):
