@@ -1,0 +1,131 @@
+"""HTML reports: one self-contained file each (inline CSS and SVG, nothing fetched), readable on a
+phone (tables turn into cards on narrow screens) and on paper (``@media print``).
+
+Templates are Jinja2 with autoescape on: every name and email from a calendar or directory is
+escaped where it is written. Only the SVG this package draws itself (:mod:`charts`, which
+escapes its own text) is marked safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from cadence.reports import charts, words
+from cadence.reports.words import RenderSettings
+
+COLOURS = {
+    "held": charts.HELD_COLOUR,
+    "manager": charts.MANAGER_COLOUR,
+    "report": charts.REPORT_COLOUR,
+    "upcoming": charts.UPCOMING_COLOUR,
+}
+
+
+@cache
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("cadence.reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(rate=words.fmt_rate, every=words.every, colours=COLOURS)
+    return env
+
+
+def _pair_rows(
+    view: Mapping[str, Any], entries: Sequence[Mapping[str, Any]], settings: RenderSettings
+) -> list[dict[str, Any]]:
+    weeks = view["window_weeks"]
+    rows = []
+    for e in words.worst_first(list(entries)):
+        rows.append(
+            {
+                **e,
+                "status_label": words.status_label(e["status"]),
+                "reason_texts": words.reason_texts(e, weeks),
+                "tips": words.suggestions(e, weeks, settings),
+                "last_text": words.fmt_date(e.get("last_held"), settings, none="never"),
+                "last_ago": words.days_ago(e.get("days_since_last_held")),
+                "next_text": words.fmt_date(e.get("next_scheduled"), settings, none="none planned"),
+                "next_time": words.fmt_time(e.get("next_scheduled"), settings),
+                "planned": words.every(e.get("intended_cadence_days")),
+                "actual": words.every(e.get("actual_cadence_days")),
+                "via_name": words.via_name(view, e) if "via" in e else "",
+                "timeline_svg": Markup(  # noqa: S704  (drawn and escaped by charts)
+                    charts.timeline_svg(e.get("timeline") or [], view["as_of"], weeks, settings)
+                ),
+            }
+        )
+    return rows
+
+
+def manager_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
+    return (
+        _env()
+        .get_template("manager.html")
+        .render(
+            view=view,
+            s=view["summary"],
+            weeks=view["window_weeks"],
+            week=words.iso_week(view["as_of"], settings),
+            as_of=words.fmt_as_of(view["as_of"], settings),
+            reports=_pair_rows(view, view["reports"], settings),
+            skips=_pair_rows(view, view.get("skip_levels") or [], settings),
+        )
+    )
+
+
+def director_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
+    subs = view.get("sub_orgs") or []
+    peak = charts.trend_peak([sub["trend"] for sub in subs])
+    sub_rows = []
+    for sub in subs:
+        title = words.sub_org_label(sub, str)
+        sub_rows.append(
+            {
+                "title": title,
+                "chart": Markup(  # noqa: S704  (drawn and escaped by charts)
+                    charts.mini_trend_svg(sub["trend"], f"Weekly cancellation rate: {title}", peak)
+                ),
+                "last": sub["trend"][-2:],
+            }
+        )
+    name = view["director"]["name"]
+    return (
+        _env()
+        .get_template("director.html")
+        .render(
+            view=view,
+            s=view.get("summary"),
+            week=words.iso_week(view["as_of"], settings),
+            as_of=words.fmt_as_of(view["as_of"], settings),
+            changes=words.director_changes(view),
+            trend_chart=Markup(  # noqa: S704  (drawn and escaped by charts)
+                charts.trend_svg(view["trend"], f"Weekly cancellation rate, org of {name}")
+            ),
+            subs=sub_rows,
+            managers=words.ranked_managers(view),
+            min_group=settings.min_group_size,
+        )
+    )
+
+
+def index_html(
+    week: str,
+    as_of: str,
+    managers: Sequence[Mapping[str, Any]],
+    directors: Sequence[Mapping[str, Any]],
+) -> str:
+    """The index of a ``report all`` folder: who has a report, and links to each file."""
+    return (
+        _env()
+        .get_template("index.html")
+        .render(week=week, as_of=as_of, managers=managers, directors=directors)
+    )

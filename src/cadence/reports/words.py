@@ -1,0 +1,331 @@
+"""The plain words every report format shares: labels, reasons, suggestions, dates and numbers.
+
+The reports compute no figure (the pipeline's views carry them all, METRICS.md); this module only
+chooses how a figure reads: a rate as a percentage, days without a needless ``.0``, an instant as
+a short date in the configured time zone, a reason code as a sentence about the person, and the
+order a manager reads their reports in (worst first). Markdown, HTML, CSV and email all use it, so
+a reason reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from cadence.config import Config
+
+STATUS_LABELS = {"unhealthy": "Unhealthy", "at_risk": "At risk", "healthy": "Healthy"}
+STATUS_ORDER = {"unhealthy": 0, "at_risk": 1, "healthy": 2}
+
+Entry = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What a report needs from the configuration besides the view: settings, never figures."""
+
+    tz: tzinfo = field(default=UTC)
+    min_group_size: int = 5
+
+    @classmethod
+    def from_config(cls, config: Config) -> RenderSettings:
+        return cls(tz=config.tz, min_group_size=config.report.min_group_size)
+
+
+def parse_instant(value: str) -> datetime:
+    """An ISO-8601 instant of a view (always with an offset)."""
+    return datetime.fromisoformat(value)
+
+
+def local(value: str, settings: RenderSettings) -> datetime:
+    return parse_instant(value).astimezone(settings.tz)
+
+
+def fmt_date(value: str | None, settings: RenderSettings, none: str = "—") -> str:
+    """``Mon 2 Nov 2026``; ``none`` (an em dash) for none."""
+    if value is None:
+        return none
+    t = local(value, settings)
+    return f"{t:%a} {t.day} {t:%b %Y}"
+
+
+def fmt_short_date(value: str, settings: RenderSettings) -> str:
+    """``Mon 2 Nov``: for timelines, where the year is plain from the window."""
+    t = local(value, settings)
+    return f"{t:%a} {t.day} {t:%b}"
+
+
+def fmt_datetime(value: str | None, settings: RenderSettings) -> str:
+    """``Mon 30 Nov 2026 10:00``; an em dash for none."""
+    if value is None:
+        return "—"
+    t = local(value, settings)
+    return f"{fmt_date(value, settings)} {t:%H:%M}"
+
+
+def fmt_time(value: str | None, settings: RenderSettings) -> str:
+    """``10:00``; empty for none."""
+    return "" if value is None else f"{local(value, settings):%H:%M}"
+
+
+def days_ago(days: int | None) -> str:
+    """``22 days ago`` / ``today``; empty for none."""
+    if days is None:
+        return ""
+    return "today" if days == 0 else f"{plural(days, 'day')} ago"
+
+
+def fmt_as_of(value: str, settings: RenderSettings) -> str:
+    t = local(value, settings)
+    return f"{fmt_datetime(value, settings)} {t.tzname() or ''}".rstrip()
+
+
+def iso_week(value: str, settings: RenderSettings) -> str:
+    """``2026-W48``: the ISO week (Monday start) of an instant in the configured zone."""
+    year, week, _ = local(value, settings).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def fmt_rate(rate: float | None) -> str:
+    """A 0..1 rate as a whole percentage; ``<1%`` rather than a misleading ``0%``."""
+    if rate is None:
+        return "—"
+    if 0 < rate < 0.005:
+        return "<1%"
+    return f"{rate * 100:.0f}%"
+
+
+def fmt_days(days: float | None) -> str:
+    """Days as METRICS.md rounds them, without a trailing ``.0``."""
+    if days is None:
+        return "—"
+    return f"{days:g}"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def every(days: float | None) -> str:
+    """``every 7 days`` / ``every day``; an em dash for none."""
+    if days is None:
+        return "—"
+    return "every day" if days == 1 else f"every {fmt_days(days)} days"
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def worst_first(entries: list[Entry]) -> list[Entry]:
+    """Unhealthy, then at risk, then healthy; within a status the longest streak of misses,
+    then the highest cancellation rate, then by name, so the order is stable."""
+
+    def key(e: Entry) -> tuple[int, int, float, str, str]:
+        rate = e.get("cancellation_rate")
+        return (
+            STATUS_ORDER.get(e["status"], 3),
+            -(e.get("consecutive_missed") or 0),
+            -(rate if rate is not None else -1.0),
+            (e.get("name") or "").casefold(),
+            e["email"],
+        )
+
+    return sorted(entries, key=key)
+
+
+def reason_texts(e: Entry, window_weeks: int) -> list[str]:
+    """Each reason code of a pair as a short phrase, in the view's order."""
+    texts = []
+    for code in e.get("reasons", []):
+        if code == "no_one_on_one":
+            texts.append(f"no 1:1 in {plural(window_weeks, 'week')} and none planned")
+        elif code == "cancel_streak":
+            texts.append(f"{e['consecutive_missed']} missed in a row")
+        elif code == "stale":
+            plan = every(e.get("intended_cadence_days"))
+            planned = f"planned {plan}" if e.get("intended_cadence_days") else "no series"
+            texts.append(f"last 1:1 {plural(e['days_since_last_held'], 'day')} ago ({planned})")
+        elif code == "high_cancellation":
+            texts.append(
+                f"{e['missed']} of {e['scheduled']} missed ({fmt_rate(e['cancellation_rate'])})"
+            )
+        elif code == "manager_cancels":
+            texts.append(f"{e['cancelled_by_manager']} of {e['missed']} misses cancelled by you")
+        elif code == "no_recurring_series":
+            texts.append("no recurring series")
+        else:
+            texts.append(code.replace("_", " "))
+    return texts
+
+
+def suggestions(e: Entry, window_weeks: int, settings: RenderSettings) -> list[str]:
+    """What a manager could do, one plain sentence per reason that holds (none when healthy)."""
+    out = []
+    reasons = e.get("reasons", [])
+    if "no_one_on_one" in reasons:
+        out.append(
+            f"No 1:1 in {plural(window_weeks, 'week')} and none planned: book a recurring one."
+        )
+    if "cancel_streak" in reasons:
+        n = e["consecutive_missed"]
+        mine = e.get("streak_cancelled_by_manager")
+        if mine:
+            out.append(f"{n} missed in a row, {mine} by you: keep the next one.")
+        else:
+            out.append(f"{n} missed in a row: ask whether the time still works.")
+    if "stale" in reasons:
+        days = plural(e["days_since_last_held"], "day")
+        if e.get("next_scheduled"):
+            when = fmt_date(e["next_scheduled"], settings)
+            out.append(f"Last 1:1 was {days} ago; the next is {when}: make sure it happens.")
+        else:
+            out.append(f"Last 1:1 was {days} ago and none is planned: book one this week.")
+    if "high_cancellation" in reasons:
+        late = e.get("late_cancellations") or 0
+        tail = f", {late} at short notice" if late else ""
+        out.append(
+            f"{fmt_rate(e['cancellation_rate'])} of 1:1s missed{tail}: find a slot that holds."
+        )
+    if "manager_cancels" in reasons:
+        out.append(
+            f"You cancelled {e['cancelled_by_manager']} of {e['missed']} misses: protect this slot."
+        )
+    if "no_recurring_series" in reasons and "no_one_on_one" not in reasons:
+        actual = e.get("actual_cadence_days")
+        fits = f" ({every(actual)} matches what you do now)" if actual else ""
+        out.append(f"No recurring series: set one up{fits}.")
+    return out
+
+
+def cancellers(e: Entry) -> str:
+    """``you 2 · them 1`` for a pair's misses by canceller role."""
+    return f"you {e['cancelled_by_manager']} · them {e['cancelled_by_report']}"
+
+
+def change(now: float | int | None, before: float | int | None, rate: bool = False) -> str:
+    """``15, up from 12`` / ``21%, unchanged`` / ``—``: a figure against last week's, in words."""
+    show = fmt_rate if rate else (lambda v: "—" if v is None else str(v))
+    if before is None or now is None:
+        return show(now)
+    if now == before:
+        return f"{show(now)}, unchanged"
+    direction = "up" if now > before else "down"
+    return f"{show(now)}, {direction} from {show(before)}"
+
+
+def via_name(view: Mapping[str, Any], entry: Entry) -> str:
+    """The name of the direct report a skip-level pair goes through (one of this manager's own
+    reports, so naming them stays inside the manager's reports)."""
+    for e in view["reports"]:
+        if e["email"] == entry.get("via"):
+            return str(e["name"])
+    return str(entry.get("via") or "")
+
+
+def ranked_managers(view: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A director's managers: most unhealthy pairs first, then lowest coverage, then highest
+    manager-cancel share; suppressed managers last, by name."""
+
+    def key(m: Mapping[str, Any]) -> tuple[int, int, float, float, str]:
+        s = m.get("summary")
+        name = str(m["manager"]["name"]).casefold()
+        if m.get("suppressed") or not s:
+            return (1, 0, 0.0, 0.0, name)
+        cov = s.get("coverage_rate")
+        share = s.get("manager_cancel_share")
+        return (
+            0,
+            -s["status_counts"]["unhealthy"],
+            cov if cov is not None else 2.0,
+            -(share if share is not None else -1.0),
+            name,
+        )
+
+    return sorted(view.get("managers") or [], key=key)
+
+
+def director_changes(view: Mapping[str, Any]) -> list[str]:
+    """What moved since last week: the org's figures against last week's run, and the last two
+    weeks of the trend."""
+    s, p = view.get("summary"), view.get("previous_summary")
+    lines = []
+    if s and p:
+        sc, pc = s["status_counts"], p["status_counts"]
+        lines += [
+            f"Unhealthy pairs: {change(sc['unhealthy'], pc['unhealthy'])}",
+            f"At-risk pairs: {change(sc['at_risk'], pc['at_risk'])}",
+            f"Coverage: {change(s.get('coverage_rate'), p.get('coverage_rate'), rate=True)}",
+            "Cancellation rate over the window: "
+            + change(s.get("cancellation_rate"), p.get("cancellation_rate"), rate=True),
+            "Share cancelled by managers: "
+            + change(s.get("manager_cancel_share"), p.get("manager_cancel_share"), rate=True),
+        ]
+    elif s:
+        lines.append("No figures for the previous week to compare with.")
+    trend = view.get("trend") or []
+    if len(trend) >= 2:
+        last, this = trend[-2], trend[-1]
+        lines.append(
+            f"Week {last['week']}: {last['missed']} of {last['scheduled']} missed"
+            f" ({fmt_rate(last.get('cancellation_rate'))}); this week so far ({this['week']}):"
+            f" {this['missed']} of {this['scheduled']}"
+            f" ({fmt_rate(this.get('cancellation_rate'))})"
+        )
+    return lines
+
+
+def last_held(e: Entry, settings: RenderSettings) -> str:
+    """``Sun 1 Nov 2026 (22 days ago)`` or ``never``."""
+    if e.get("last_held") is None:
+        return "never"
+    ago = days_ago(e.get("days_since_last_held"))
+    return fmt_date(e["last_held"], settings) + (f" ({ago})" if ago else "")
+
+
+def next_one(e: Entry, settings: RenderSettings) -> str:
+    if e.get("next_scheduled") is None:
+        return "none planned"
+    return fmt_datetime(e["next_scheduled"], settings)
+
+
+def held_missed(e: Entry) -> str:
+    """``6 held, 6 missed (by you 4, by them 2; 2 late, 1 declined), 1 moved``."""
+    text = f"{e['held']} held, "
+    if e["missed"]:
+        details = [f"cancelled by {cancellers(e)}"]
+        extra = []
+        if e.get("late_cancellations"):
+            extra.append(f"{e['late_cancellations']} late")
+        if e.get("declined"):
+            extra.append(f"{e['declined']} declined")
+        text += (
+            f"{e['missed']} missed ({'; '.join(details + ([', '.join(extra)] if extra else []))})"
+        )
+    else:
+        text += "none missed"
+    if e.get("rescheduled"):
+        text += f", {e['rescheduled']} moved"
+    return text
+
+
+def sub_org_label(sub: Mapping[str, Any], escape: Callable[[object], str]) -> str:
+    """A sub-org's head's name, or the words for the folded small teams."""
+    if sub.get("head"):
+        return escape(sub["label"])
+    return "Other (small teams together)"
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(trend: list[Mapping[str, Any]]) -> str:
+    """One block character per week, height by cancellation rate (0 to 100%); a space where a
+    week had no 1:1s."""
+    out = []
+    for w in trend:
+        rate = w.get("cancellation_rate")
+        out.append(" " if rate is None else _BARS[min(int(rate * len(_BARS)), len(_BARS) - 1)])
+    return "".join(out)
