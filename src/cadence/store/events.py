@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, case, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from cadence.normalised import Event
 from cadence.store.models import Attendee as AttendeeRow
@@ -206,11 +207,11 @@ def ensure_mailboxes(engine: Engine, source: str, kind: str, emails: Iterable[st
 
 
 def load_sync_state(engine: Engine, source: str, mailbox: str) -> SyncState | None:
-    with engine.connect() as conn:
-        row = conn.execute(
+    # An ORM session: on a Core connection, select(SyncState) yields its first column only.
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalars(
             select(SyncState).where(SyncState.source == source, SyncState.mailbox == mailbox)
-        ).scalar_one_or_none()
-        return row
+        ).one_or_none()
 
 
 def _upsert_state(conn: Connection, source: str, mailbox: str, **values: Any) -> None:
