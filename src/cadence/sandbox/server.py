@@ -117,6 +117,16 @@ class StandIn:
         """(call kind, mailbox or ``None``) of a request, for faults and counters."""
         return "other", None
 
+    def admit(self, kind: str, mailbox: str | None) -> Response | None:
+        """A refusal (e.g. 429 over a per-mailbox concurrency limit), or ``None`` to serve.
+
+        Every admitted request is matched by one :meth:`release` when it has been answered.
+        """
+        return None
+
+    def release(self, kind: str, mailbox: str | None) -> None:
+        """The end of a request :meth:`admit` let in."""
+
     # -- faults and counters --------------------------------------------------------------------
 
     def fault(self, fault: Fault | None = None, **kw: Any) -> Fault:
@@ -136,12 +146,15 @@ class StandIn:
             self.by_kind.clear()
             self.by_mailbox.clear()
 
+    def _count(self, kind: str, mailbox: str | None) -> None:
+        self.total += 1
+        self.by_kind[kind] += 1
+        if mailbox:
+            self.by_mailbox[mailbox] += 1
+
     def _take_fault(self, kind: str, mailbox: str | None) -> Fault | None:
         with self._lock:
-            self.total += 1
-            self.by_kind[kind] += 1
-            if mailbox:
-                self.by_mailbox[mailbox] += 1
+            self._count(kind, mailbox)
             for f in self._faults:
                 if f.spent or not f.matches(kind, mailbox):
                     continue
@@ -206,9 +219,22 @@ def _handler_for(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=self.rfile.read(length) if length else b"",
             )
+            kind, mailbox = stand_in.classify(request)
+            refused = stand_in.admit(kind, mailbox)
+            if refused is not None:
+                with stand_in._lock:
+                    stand_in._count(kind, mailbox)
+                self._send(refused)
+                return
+            try:
+                self._answer(request, kind, mailbox)
+            finally:
+                stand_in.release(kind, mailbox)
+
+        def _answer(self, request: Request, kind: str, mailbox: str | None) -> None:
+            # Latency is spent while admitted: it is the time a request holds its slot.
             if stand_in.latency:
                 time.sleep(stand_in.latency)
-            kind, mailbox = stand_in.classify(request)
             fault = stand_in._take_fault(kind, mailbox)
             if fault is not None and fault.action == "drop":
                 self.close_connection = True
