@@ -1,0 +1,478 @@
+"""The Microsoft 365 connector: calendars by Graph's calendarView delta, the org chart by
+``/users?$expand=manager``, app-only sign-in by msal (:mod:`cadence.connectors.outlook_auth`).
+
+One :class:`OutlookConnector` serves a run: one msal app (its token cache answers every worker),
+one ``requests`` connection pool, one cache of series masters, and one :class:`DeltaBatcher`.
+Each worker thread reads mailboxes through an :class:`OutlookReader`:
+
+- a full round asks ``/users/{mailbox}/calendarView/delta`` for the runner's window (Graph fixes
+  the window for the delta link's life; the runner re-baselines it), then follows
+  ``@odata.nextLink`` to the ``@odata.deltaLink``, which the runner saves with the last page;
+- an incremental round calls the saved delta link. That first call of every mailbox goes through
+  the batcher, which packs up to 20 concurrent ones into one ``POST /$batch``: a run in which
+  nothing changed costs fewer requests than mailboxes;
+- each occurrence's series master is fetched once per run (several at once by ``$batch``) for
+  its recurrence and its ``cancelledOccurrences``.
+
+Cancellations are recognised in every way CALENDAR-APIS.md lists, each stored as status
+``cancelled`` (with ``lastModifiedDateTime`` as its time when the copy has one): ``isCancelled``
+(an attendee's copy); an occurrence whose master lists it in ``cancelledOccurrences``; and an
+event this mailbox organises, stored by an earlier sync inside the window, that the delta now
+reports ``@removed`` (the organizer's calendar drops cancelled occurrences). ``@removed`` of an
+event never stored, outside the window, or in an attendee's mailbox (where it also means the
+attendee deleted or declined it) changes nothing.
+
+Errors: 429 and 5xx and dropped connections are retried by the shared policy (``Retry-After``
+honoured), 401 once more with a fresh token, 410 is :class:`~cadence.errors.TokenExpired` (the
+runner does a full round), 403 is :class:`~cadence.errors.AuthError`, anything else a
+:class:`~cadence.errors.SyncError` naming the mailbox and Graph's error code.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from cadence.config import Config, OutlookSource
+from cadence.connectors.outlook_auth import GraphAuth, make_session
+from cadence.connectors.outlook_events import map_event, parse_instant
+from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
+from cadence.connectors.runner import MailboxJob, Page
+from cadence.errors import AuthError, SyncError, TokenExpired
+from cadence.normalised import Event, OrgPerson, normalise_email
+
+MAX_BATCH = 20
+PAGE_SIZE = 100  # events per delta page (Prefer: odata.maxpagesize)
+USERS_PAGE = 999
+TIMEOUT = (10, 60)  # connect, read (seconds)
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+MASTER_FIELDS = "id,type,recurrence,cancelledOccurrences"
+
+
+class GraphError(Exception):
+    """A Graph answer other than 2xx (a whole request, or one part of a ``$batch``)."""
+
+    def __init__(self, status: int, body: Any, retry_after: float | None, url: str) -> None:
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        self.status = status
+        self.code = str(error.get("code") or "")
+        self.message = " ".join(str(error.get("message") or "").split())[:300]
+        self.retry_after = retry_after
+        self.url = url
+        super().__init__(f"HTTP {status} {self.code}: {self.message}".strip(": "))
+
+
+class MalformedAnswer(Exception):
+    """A 2xx answer whose body is not the JSON object Graph sends."""
+
+
+def classify(exc: BaseException) -> Retryable | None:
+    """What the shared retry policy does with a failed Graph call."""
+    if isinstance(exc, GraphError):
+        if exc.status in RETRYABLE_STATUS:
+            return Retryable(f"Graph answered {exc}", retry_after=exc.retry_after)
+        return None
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return Retryable(f"connection failed: {type(exc).__name__}")
+    if isinstance(exc, MalformedAnswer):
+        return Retryable(f"malformed answer: {exc}")
+    return None
+
+
+def _json(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        if response.ok:
+            raise MalformedAnswer(f"{response.url}: body is not JSON") from exc
+        return None
+
+
+def _master_dates(master: Mapping[str, Any] | None) -> frozenset[str]:
+    """The dates (``YYYY-MM-DD``) a master lists in ``cancelledOccurrences``
+    (``OID.<master id>.<date>``)."""
+    if not master:
+        return frozenset()
+    return frozenset(
+        str(oid).rsplit(".", 1)[-1] for oid in master.get("cancelledOccurrences") or []
+    )
+
+
+@dataclass(frozen=True)
+class _Part:
+    url: str
+    future: Future[tuple[int, dict[str, str], Any]]
+
+
+class DeltaBatcher:
+    """Packs concurrent GETs of different workers into ``POST /$batch`` requests of up to 20.
+
+    A worker's call waits at most ``linger`` seconds for others to join; the batch leaves as soon
+    as it is full or every worker of the run is waiting in it. Each part's answer (or failure)
+    goes back to its own caller, which retries it on its own.
+    """
+
+    def __init__(self, connector: OutlookConnector, linger: float = 0.05) -> None:
+        self._connector = connector
+        self.linger = linger
+        self._pending: list[_Part] = []
+        self._cond = threading.Condition()
+
+    def _take(self) -> list[_Part]:
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        return batch
+
+    def get(self, url: str, reader: OutlookReader) -> tuple[int, dict[str, str], Any]:
+        part = _Part(url, Future())
+        with self._cond:
+            self._pending.append(part)
+            full = len(self._pending) >= min(MAX_BATCH, self._connector.workers)
+            batch = self._take() if full else []
+        if not batch:
+            try:
+                return part.future.result(timeout=self.linger)
+            except FutureTimeout:
+                with self._cond:
+                    batch = self._take() if part in self._pending else []
+                if not batch:  # another worker is sending it
+                    return part.future.result()
+        self._send(batch, reader)
+        return part.future.result()
+
+    def _send(self, batch: list[_Part], reader: OutlookReader) -> None:
+        if len(batch) == 1:  # a batch of one is just a slower GET
+            p = batch[0]
+            try:
+                p.future.set_result(reader.raw("GET", p.url))
+            except Exception as exc:
+                p.future.set_exception(exc)
+            return
+        graph = self._connector.source.graph_url.rstrip("/")
+        body = {
+            "requests": [
+                {
+                    "id": str(i),
+                    "method": "GET",
+                    "url": p.url[len(graph) :],
+                    "headers": {"Prefer": self._connector.prefer},
+                }
+                for i, p in enumerate(batch)
+            ]
+        }
+        try:
+            answer = self._connector.retry.call(
+                lambda: reader.call("POST", f"{graph}/$batch", body), classify
+            )
+            by_id = {str(r.get("id")): r for r in answer.get("responses") or []}
+        except Exception as exc:
+            for p in batch:
+                p.future.set_exception(exc)
+            return
+        for i, p in enumerate(batch):
+            r = by_id.get(str(i))
+            if r is None:
+                p.future.set_exception(MalformedAnswer("a $batch answer left a part out"))
+                continue
+            headers = {str(k).lower(): str(v) for k, v in (r.get("headers") or {}).items()}
+            p.future.set_result((int(r.get("status") or 0), headers, r.get("body")))
+
+
+class OutlookConnector:
+    """A configured Microsoft 365 source, shared by every worker of a run."""
+
+    def __init__(self, config: Config, source: OutlookSource, retry: RetryPolicy) -> None:
+        self.config = config
+        self.source = source
+        self.retry = retry
+        self.workers = source.concurrency or config.sync.concurrency
+        self.session = make_session(config, source, self.workers + 2)
+        self.auth = GraphAuth(config, source, self.session)
+        self.prefer = f'outlook.timezone="UTC", odata.maxpagesize={PAGE_SIZE}'
+        self.batcher = DeltaBatcher(self)
+        self._masters: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._masters_lock = threading.Lock()
+
+    @property
+    def graph(self) -> str:
+        return self.source.graph_url.rstrip("/")
+
+    def open_worker(self) -> OutlookReader:
+        return OutlookReader(self)
+
+    # -- series masters: fetched once per run -------------------------------------------------
+
+    def cached_master(self, mailbox: str, master_id: str) -> tuple[bool, dict[str, Any] | None]:
+        with self._masters_lock:
+            key = (mailbox, master_id)
+            return key in self._masters, self._masters.get(key)
+
+    def remember_master(self, mailbox: str, master_id: str, master: dict[str, Any] | None) -> None:
+        with self._masters_lock:
+            self._masters[(mailbox, master_id)] = master
+
+    # -- directory ------------------------------------------------------------------------------
+
+    def fetch_directory(self) -> list[OrgPerson]:
+        """Everyone in the tenant's directory with a mailbox address and an enabled account."""
+        reader = self.open_worker()
+        url: str | None = (
+            f"{self.graph}/users?$select=id,mail,userPrincipalName,displayName,accountEnabled"
+            f"&$expand=manager($select=mail,userPrincipalName)&$top={USERS_PAGE}"
+        )
+        people: list[OrgPerson] = []
+        try:
+            while url:
+                body = reader.get(url, "the directory")
+                for u in body.get("value") or []:
+                    address = u.get("mail") or u.get("userPrincipalName")
+                    if not address or u.get("accountEnabled") is False:
+                        continue
+                    boss = u.get("manager") or {}
+                    boss_address = boss.get("mail") or boss.get("userPrincipalName")
+                    people.append(
+                        OrgPerson(
+                            email=normalise_email(address),
+                            name=str(u.get("displayName") or address),
+                            manager_email=normalise_email(boss_address) if boss_address else None,
+                            source=self.source.name,
+                        )
+                    )
+                url = body.get("@odata.nextLink")
+        finally:
+            reader.close()
+        return people
+
+
+class OutlookReader:
+    """One worker's view of the connector: counts its requests, reads one mailbox at a time."""
+
+    def __init__(self, connector: OutlookConnector) -> None:
+        self.c = connector
+        self.requests = 0
+
+    def close(self) -> None:
+        """Nothing of its own: the connection pool belongs to the connector."""
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    def raw(self, method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+        """One request with a bearer token: (status, lower-case headers, parsed JSON body)."""
+        token = self.c.auth.token()
+        headers = {"Authorization": f"Bearer {token}", "Prefer": self.c.prefer}
+        self.requests += 1
+        response = self.c.session.request(method, url, headers=headers, json=body, timeout=TIMEOUT)
+        parsed = _json(response)
+        if response.status_code == 401:
+            self.c.auth.invalidate(token)
+        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, parsed
+
+    def call(self, method: str, url: str, body: Any = None) -> Any:
+        status, headers, parsed = self.raw(method, url, body)
+        return _checked(status, headers, parsed, url)
+
+    def get(self, url: str, where: str) -> Any:
+        """GET with the shared retry policy; failures become cadence errors naming ``where``."""
+        refreshed = False
+
+        def attempt() -> Any:
+            nonlocal refreshed
+            try:
+                return self.call("GET", url)
+            except GraphError as exc:
+                if exc.status == 401 and not refreshed:
+                    refreshed = True  # the token was revoked or expired early: one fresh try
+                    return self.call("GET", url)
+                raise
+
+        return _translated(lambda: self.c.retry.call(attempt, classify), where)
+
+    # -- a mailbox's round ------------------------------------------------------------------------
+
+    def pages(self, job: MailboxJob) -> Iterator[Page]:
+        where = f"mailbox {job.mailbox}"
+        if job.token:
+            url = job.token
+            body = _translated(lambda: self._first_incremental(url), where)
+        else:
+            w = job.window
+            url = (
+                f"{self.c.graph}/users/{quote(job.mailbox)}/calendarView/delta"
+                f"?startDateTime={_iso(w.start)}&endDateTime={_iso(w.end)}"
+            )
+            body = self.get(url, where)
+        while True:
+            events = self._events(job, body.get("value") or [])
+            next_link, delta_link = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
+            if delta_link:
+                yield Page(events, token=str(delta_link))
+                return
+            if not next_link:
+                raise SyncError(f"{where}: Graph ended a delta page with neither link")
+            yield Page(events)
+            body = self.get(str(next_link), where)
+
+    def _first_incremental(self, url: str) -> Any:
+        """The delta link's call: batched with other workers' first try, alone on retries."""
+        tries = 0
+
+        def attempt() -> Any:
+            nonlocal tries
+            tries += 1
+            if tries == 1 and url.startswith(self.c.graph + "/"):
+                status, headers, parsed = self.c.batcher.get(url, self)
+                return _checked(status, headers, parsed, url)
+            return self.call("GET", url)
+
+        return self.c.retry.call(attempt, classify)
+
+    def _events(self, job: MailboxJob, values: Sequence[Mapping[str, Any]]) -> list[Event]:
+        live = [v for v in values if "@removed" not in v and v.get("id")]
+        removed = [str(v["id"]) for v in values if "@removed" in v and v.get("id")]
+        masters = self._masters(
+            job.mailbox, {str(v["seriesMasterId"]) for v in live if v.get("seriesMasterId")}
+        )
+        events: list[Event] = []
+        for v in live:
+            master = masters.get(str(v.get("seriesMasterId") or ""))
+            original = parse_instant(v.get("originalStart")) if master else None
+            by_master = original is not None and original.date().isoformat() in _master_dates(
+                master
+            )
+            try:
+                events.append(
+                    map_event(
+                        v,
+                        source=job.source,
+                        mailbox=job.mailbox,
+                        master=master,
+                        cancelled=by_master,
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SyncError(
+                    f"mailbox {job.mailbox}: event {v.get('id')} has an unreadable field: {exc}"
+                ) from exc
+        if removed:
+            events += self._removals(job, removed)
+        return events
+
+    def _removals(self, job: MailboxJob, ids: list[str]) -> list[Event]:
+        """Removed events that count as cancelled: see the module's docstring."""
+        stored = job.existing(ids)
+        out = []
+        for ident, row in stored.items():
+            when: datetime | None = row.get("original_start") or row.get("start")
+            inside = when is not None and job.window.start <= when < job.window.end
+            if row.get("organizer") == job.mailbox and row.get("status") != "cancelled" and inside:
+                out.append(
+                    Event(
+                        source=job.source, mailbox=job.mailbox, event_id=ident, status="cancelled"
+                    )
+                )
+        return out
+
+    def _masters(self, mailbox: str, ids: set[str]) -> dict[str, dict[str, Any] | None]:
+        """The series masters of these ids, from the run's cache or fetched (20 a request)."""
+        found: dict[str, dict[str, Any] | None] = {}
+        missing = []
+        for ident in sorted(ids):
+            known, master = self.c.cached_master(mailbox, ident)
+            if known:
+                found[ident] = master
+            else:
+                missing.append(ident)
+        for i in range(0, len(missing), MAX_BATCH):
+            chunk = missing[i : i + MAX_BATCH]
+            for ident, master in self._fetch_masters(mailbox, chunk).items():
+                self.c.remember_master(mailbox, ident, master)
+                found[ident] = master
+        return found
+
+    def _master_url(self, mailbox: str, ident: str) -> str:
+        return f"/users/{quote(mailbox)}/events/{quote(ident)}?$select={MASTER_FIELDS}"
+
+    def _fetch_masters(self, mailbox: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        where = f"mailbox {mailbox}"
+        if len(ids) == 1:
+            return {ids[0]: self._one_master(mailbox, ids[0])}
+        body = {
+            "requests": [
+                {"id": str(i), "method": "GET", "url": self._master_url(mailbox, ident)}
+                for i, ident in enumerate(ids)
+            ]
+        }
+        answer = _translated(
+            lambda: self.c.retry.call(
+                lambda: self.call("POST", f"{self.c.graph}/$batch", body), classify
+            ),
+            where,
+        )
+        parts = {str(r.get("id")): r for r in answer.get("responses") or []}
+        out: dict[str, dict[str, Any] | None] = {}
+        for i, ident in enumerate(ids):
+            r = parts.get(str(i)) or {}
+            status = int(r.get("status") or 0)
+            if status == 200 and isinstance(r.get("body"), dict):
+                out[ident] = r["body"]
+            elif status == 404:
+                out[ident] = None  # the series is gone: its occurrences say what they can
+            else:  # throttled or failed on its own: that one again, alone, with retries
+                out[ident] = self._one_master(mailbox, ident)
+        return out
+
+    def _one_master(self, mailbox: str, ident: str) -> dict[str, Any] | None:
+        try:
+            return dict(
+                self.get(self.c.graph + self._master_url(mailbox, ident), f"mailbox {mailbox}")
+            )
+        except SyncError as exc:
+            if isinstance(exc.__cause__, GraphError) and exc.__cause__.status == 404:
+                return None
+            raise
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _checked(status: int, headers: Mapping[str, str], parsed: Any, url: str) -> Any:
+    if 200 <= status < 300:
+        if not isinstance(parsed, dict):
+            raise MalformedAnswer(f"{urlsplit(url).path}: not a JSON object")
+        return parsed
+    raise GraphError(status, parsed, parse_retry_after(headers.get("retry-after")), url)
+
+
+def _translated(fn: Callable[[], Any], where: str) -> Any:
+    """``fn()``, with what Graph refused turned into cadence's errors naming ``where``."""
+    try:
+        return fn()
+    except GraphError as exc:
+        if exc.status == 410:
+            raise TokenExpired(f"{where}: the delta link expired ({exc.code or 410})") from exc
+        if exc.status in (401, 403):
+            raise AuthError(
+                f"{where}: Graph refused access ({exc}); the app needs the Calendars.Read "
+                "and User.Read.All application permissions, with admin consent"
+            ) from exc
+        if exc.status == 404:
+            raise SyncError(f"{where}: not found in the tenant ({exc})") from exc
+        raise SyncError(f"{where}: {exc}") from exc
+    except MalformedAnswer as exc:
+        raise SyncError(f"{where}: {exc}") from exc
+    except SyncError as exc:
+        if str(exc).startswith(where):
+            raise
+        # The retry policy's "gave up" and msal's refusals: say which mailbox it was.
+        raise type(exc)(f"{where}: {exc}", retryable=exc.retryable) from exc
