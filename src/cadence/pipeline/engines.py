@@ -1,0 +1,88 @@
+"""Run the per-pair steps on pandas, or on Dask with the data partitioned by manager.
+
+The steps from copies to occurrences to pair figures only ever look at one pair's rows at a time,
+so each Dask partition (a set of whole managers, and so of whole pairs) runs the very same pandas
+functions; the results are sorted the same way, so both engines give equal frames row for row.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from cadence.errors import UsageError
+from cadence.pipeline.occurrences import occurrences
+from cadence.pipeline.pairs import pair_figures
+from cadence.pipeline.params import Params
+
+ENGINES = ("pandas", "dask")
+
+
+def _per_partition(copies: pd.DataFrame, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
+    occ = occurrences(copies, p)
+    return occ, pair_figures(occ, p)
+
+
+def _sorted(occ: pd.DataFrame, figures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    occ = occ.sort_values(["pair_id", "ident"], ignore_index=True)
+    return occ, figures.sort_index()
+
+
+def run(
+    copies: pd.DataFrame,
+    p: Params,
+    engine_kind: str = "pandas",
+    scheduler: str | None = None,
+    partitions: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Occurrences and pair figures of the assigned ``copies`` on the chosen engine."""
+    if engine_kind == "pandas":
+        if scheduler:
+            raise UsageError("--scheduler needs --engine dask")
+        return _sorted(*_per_partition(copies, p))
+    if engine_kind == "dask":
+        return _sorted(*_run_dask(copies, p, scheduler, partitions))
+    raise UsageError(f"unknown engine {engine_kind!r}: use one of {', '.join(ENGINES)}")
+
+
+def _is_address(scheduler: str) -> bool:
+    return "://" in scheduler or ":" in scheduler
+
+
+def _run_dask(
+    copies: pd.DataFrame, p: Params, scheduler: str | None, partitions: int | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import dask
+    import dask.dataframe as dd
+
+    codes = pd.factorize(copies["manager"], sort=True)[0]
+    managers = int(codes.max()) + 1 if len(codes) else 1
+    n = max(1, min(managers, partitions or 8))
+    # Index by manager number: from_pandas never splits one index value over two partitions,
+    # so every pair's copies land in the same partition.
+    frame = copies.set_index(pd.Index(codes.astype(np.int64), name="part")).sort_index(
+        kind="stable"
+    )
+    ddf = dd.from_pandas(frame, npartitions=n, sort=True)
+    empty_occ, empty_fig = _per_partition(copies.iloc[:0], p)
+
+    def occ_part(part: pd.DataFrame) -> pd.DataFrame:
+        return occurrences(part.reset_index(drop=True), p)
+
+    occ = ddf.map_partitions(occ_part, meta=empty_occ)
+    figures = occ.map_partitions(partial(pair_figures, p=p), meta=empty_fig)
+    if scheduler and _is_address(scheduler):
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s", set_as_default=False)
+        except OSError as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        with client:
+            occ_df, fig_df = client.compute([occ, figures], sync=True)
+    else:
+        occ_df, fig_df = dask.compute(occ, figures, scheduler=scheduler or "threads")
+    fig_df.index.name = "pair_id"
+    return occ_df, fig_df

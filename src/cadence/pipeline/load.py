@@ -1,0 +1,164 @@
+"""Read what the pipeline needs from the store into pandas frames, with SQL.
+
+Only the needed columns, and only the events that can matter at as-of: those whose original start
+(or actual start) is at or after ``since`` (the start of the window or of the trend, whichever is
+earlier, and everything in the future for ``next_scheduled``), plus older timed events that were
+not cancelled, which is all ``last_held`` can need from before the window.
+
+SQLite hands datetimes back as naive strings and PostgreSQL as aware datetimes; both become
+UTC-aware pandas datetimes here, parsed column by column rather than value by value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, and_, false, or_, select, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType
+
+from cadence.store.events import ATTENDEES, EVENTS
+from cadence.store.models import Alias, Person
+
+EVENT_COLUMNS = (
+    "source",
+    "mailbox",
+    "event_id",
+    "series_id",
+    "ical_uid",
+    "original_start",
+    "start",
+    "end",
+    "all_day",
+    "event_type",
+    "status",
+    "organizer",
+    "recurrence",
+    "source_updated",
+    "cancelled_at",
+    "cancel_seen_at",
+    "first_seen",
+    "last_seen",
+)
+ATTENDEE_COLUMNS = (
+    "source",
+    "mailbox",
+    "event_id",
+    "email",
+    "response",
+    "is_organizer",
+    "is_resource",
+    "response_at",
+    "response_seen_at",
+    "last_seen",
+)
+EVENT_TIMES = (
+    "original_start",
+    "start",
+    "end",
+    "source_updated",
+    "cancelled_at",
+    "cancel_seen_at",
+    "first_seen",
+    "last_seen",
+)
+ATTENDEE_TIMES = ("response_at", "response_seen_at", "last_seen")
+KEY = ("source", "mailbox", "event_id")
+CHUNK_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class StoreFrames:
+    """The store's rows as frames (columns: docs/metrics.md "Frames").
+
+    ``events`` has one row per occurrence per calendar, numbered by ``copy_id`` (0..n-1, its
+    position); ``attendees`` carries the ``copy_id`` of the event copy it belongs to.
+    """
+
+    people: pd.DataFrame
+    aliases: pd.DataFrame
+    events: pd.DataFrame
+    attendees: pd.DataFrame
+
+
+def utc(values: pd.Series) -> pd.Series:
+    """A datetime column as UTC-aware pandas datetimes, whichever form the driver gave it in."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    # Strings (SQLite) and aware datetimes (PostgreSQL) alike; ISO8601 takes both.
+    return pd.to_datetime(values, utc=True, format="ISO8601").astype("datetime64[ns, UTC]")
+
+
+def _flag(values: pd.Series, nullable: bool) -> pd.Series:
+    """SQLite's 0/1 (or null) and PostgreSQL's booleans, as pandas booleans."""
+    flags = values.astype("boolean")
+    return flags if nullable else flags.fillna(False).astype(bool)
+
+
+def _relevant(since: pd.Timestamp) -> ColumnElement[bool]:
+    c = EVENTS.c
+    bound = since.to_pydatetime()
+    return or_(
+        c.original_start >= bound,
+        c.start >= bound,
+        and_(c.status != "cancelled", or_(c.all_day.is_(None), c.all_day == false())),
+    )
+
+
+def _raw(column: ColumnElement) -> ColumnElement:
+    # Untyped, so SQLAlchemy does not build a Python datetime per value: pandas parses columns.
+    return type_coerce(column, NullType()).label(column.key)
+
+
+def _read(conn: Connection, stmt: object, times: tuple[str, ...]) -> pd.DataFrame:
+    chunks = []
+    for chunk in pd.read_sql(stmt, conn, chunksize=CHUNK_ROWS):  # type: ignore[call-overload]
+        for name in times:
+            chunk[name] = utc(chunk[name])
+        chunks.append(chunk)
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+def load_events(conn: Connection, since: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The relevant event copies and their attendees, ``copy_id`` joining the two."""
+    relevant = _relevant(since)
+    events = _read(
+        conn,
+        select(*[_raw(EVENTS.c[name]) for name in EVENT_COLUMNS]).where(relevant),
+        EVENT_TIMES,
+    )
+    join = and_(*[ATTENDEES.c[k] == EVENTS.c[k] for k in KEY])
+    attendees = _read(
+        conn,
+        select(*[_raw(ATTENDEES.c[name]) for name in ATTENDEE_COLUMNS])
+        .select_from(ATTENDEES.join(EVENTS, join))
+        .where(relevant),
+        ATTENDEE_TIMES,
+    )
+    events["all_day"] = _flag(events["all_day"], nullable=True)
+    for name in ("is_organizer", "is_resource"):
+        attendees[name] = _flag(attendees[name], nullable=False)
+    events["copy_id"] = np.arange(len(events), dtype=np.int64)
+    copies = pd.MultiIndex.from_frame(events[list(KEY)])
+    attendees["copy_id"] = copies.get_indexer(pd.MultiIndex.from_frame(attendees[list(KEY)]))
+    # A sync between the two reads may add attendees of a copy the first read did not see.
+    attendees = attendees[attendees["copy_id"] >= 0].drop(columns=["source", "mailbox", "event_id"])
+    return events, attendees.reset_index(drop=True)
+
+
+def load_people(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    people = pd.read_sql(select(Person.email, Person.name, Person.manager_email, Person.team), conn)
+    aliases = pd.read_sql(select(Alias.alias, Alias.email), conn)
+    return people, aliases
+
+
+def load_store(engine: Engine, since: pd.Timestamp) -> StoreFrames:
+    """Everything a pipeline run at an as-of needing data from ``since`` on reads."""
+    with engine.connect() as conn:
+        people, aliases = load_people(conn)
+        events, attendees = load_events(conn, since)
+    return StoreFrames(people=people, aliases=aliases, events=events, attendees=attendees)

@@ -1,0 +1,110 @@
+"""The org chart as the pipeline needs it: who is who, the pairs and skip-level pairs, and who is
+below whom at every depth (METRICS.md "People and pairs").
+
+Emails are compared trimmed and case-insensitively, and an alias counts as its person's primary
+email wherever it appears: :meth:`Org.resolve` does both, for any array of emails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+def _normalise(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().str.lower().astype(object)
+
+
+@dataclass(frozen=True)
+class Org:
+    """``people``: index email; name, manager_email, team.
+    ``pairs``: index pair_id; kind ("pair" or "skip"), manager, report, via (the report's manager,
+    for a skip-level pair; null for a pair).
+    ``below``: person, ancestor: every (person, someone above them at any depth).
+    """
+
+    people: pd.DataFrame
+    pairs: pd.DataFrame
+    below: pd.DataFrame
+    alias_map: dict[str, str]
+
+    def resolve(self, emails: pd.Series) -> pd.Series:
+        """Normalised emails with aliases replaced by primary emails; nulls stay null."""
+        normal = _normalise(emails)
+        return normal.map(self.alias_map).fillna(normal).where(normal.notna())
+
+    def name(self, email: str) -> str:
+        """A person's display name (their email when the org chart does not know them)."""
+        if email in self.people.index:
+            name = self.people.at[email, "name"]
+            if isinstance(name, str) and name:
+                return name
+        return email
+
+    def managers(self) -> list[str]:
+        direct = self.pairs[self.pairs["kind"] == "pair"]
+        return sorted(direct["manager"].unique().tolist())
+
+    def directors(self) -> list[str]:
+        managers = set(self.managers())
+        above = self.below.loc[self.below["person"].isin(managers), "ancestor"]
+        return sorted(above.unique().tolist())
+
+    def skip_level_managers(self) -> list[str]:
+        skips = self.pairs[self.pairs["kind"] == "skip"]
+        return sorted(skips["manager"].unique().tolist())
+
+
+def build_org(people: pd.DataFrame, aliases: pd.DataFrame) -> Org:
+    """The org from the ``people`` and ``aliases`` tables' rows."""
+    alias_map = dict(zip(_normalise(aliases["alias"]), _normalise(aliases["email"]), strict=True))
+    frame = pd.DataFrame(
+        {
+            "email": _normalise(people["email"]),
+            "name": people["name"].astype(object),
+            "manager_email": _normalise(people["manager_email"]),
+            "team": people["team"].astype(object),
+        }
+    )
+    mgr = frame["manager_email"]
+    frame["manager_email"] = mgr.map(alias_map).fillna(mgr).where(mgr.notna() & (mgr != ""))
+    frame = frame.drop_duplicates("email").set_index("email").sort_index()
+    direct = frame["manager_email"].dropna()
+    direct = direct[direct.index != direct.to_numpy()]
+    pairs = pd.DataFrame(
+        {"kind": "pair", "manager": direct.to_numpy(), "report": direct.index.to_numpy()}
+    )
+    pairs["via"] = None
+    step = pairs[["manager", "report"]]
+    skips = step.merge(step, left_on="manager", right_on="report", suffixes=("", "_up"))
+    skips = pd.DataFrame(
+        {
+            "kind": "skip",
+            "manager": skips["manager_up"],
+            "report": skips["report"],
+            "via": skips["manager"],
+        }
+    )
+    skips = skips[skips["manager"] != skips["report"]]
+    both = pd.concat([pairs, skips], ignore_index=True)
+    both = both.sort_values(["kind", "manager", "report"], ignore_index=True)
+    both.index.name = "pair_id"
+    return Org(people=frame, pairs=both, below=_closure(step), alias_map=alias_map)
+
+
+def _closure(step: pd.DataFrame) -> pd.DataFrame:
+    """(person, ancestor) for every ancestor at any depth; one merge per level of the tree."""
+    up = step.rename(columns={"report": "person", "manager": "ancestor"})[["person", "ancestor"]]
+    found = [up]
+    frontier = up
+    # A cycle in the chart must not loop forever: no chain is longer than the number of people.
+    for _ in range(len(step)):
+        frontier = frontier.merge(up, left_on="ancestor", right_on="person", suffixes=("", "_up"))
+        frontier = frontier[["person", "ancestor_up"]].rename(columns={"ancestor_up": "ancestor"})
+        frontier = frontier[frontier["person"] != frontier["ancestor"]]
+        if frontier.empty:
+            break
+        found.append(frontier)
+    below = pd.concat(found, ignore_index=True).drop_duplicates(ignore_index=True)
+    return below.sort_values(["ancestor", "person"], ignore_index=True)
