@@ -16,6 +16,7 @@ from cadence.connectors.retry import RetryPolicy
 from cadence.connectors.runner import SyncSummary, run_sync
 from cadence.normalised import OrgPerson
 from cadence.sandbox.graph import GraphStandIn
+from cadence.sandbox.tls import TLSFiles
 from cadence.sandbox.world import Recurrence, World
 from cadence.store.models import Attendee, Event
 from cadence.store.people import replace_chart
@@ -158,11 +159,13 @@ class Harness:
 
 
 @contextmanager
-def harness(engine: Engine, db_url: str, world: World | None = None) -> Iterator[Harness]:
+def harness(
+    engine: Engine, db_url: str, world: World | None = None, tls: TLSFiles | None = None
+) -> Iterator[Harness]:
     world = world or World(clock=Clock())
     if not world.people:
         company(world)
-    with GraphStandIn(world) as graph:
+    with GraphStandIn(world, tls) as graph:
         graph.register_app(CLIENT_ID, secret=SECRET)
         replace_chart(engine, chart(world))
         yield Harness(world, graph, engine, outlook_config(graph, db_url))

@@ -180,7 +180,10 @@ class StandIn:
         if self._ssl is not None:
             httpd.socket = self._ssl.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="stand-in", daemon=True)
+        # A short poll interval: stop() waits up to one interval, once per test.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name="stand-in", daemon=True
+        )
         self._thread.start()
         return self
 
