@@ -15,6 +15,7 @@ import click
 from cadence import __version__
 from cadence.cli.app import App, common_options
 from cadence.cli.org import org_group
+from cadence.cli.report import report_group
 from cadence.cli.setup import init_command
 from cadence.cli.status import status_command
 from cadence.errors import CadenceError
@@ -44,6 +45,7 @@ def cli() -> None:
 cli.add_command(init_command)
 cli.add_command(status_command)
 cli.add_command(org_group)
+cli.add_command(report_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,76 @@
+"""From the store to every report: run the pipeline for as-of and for a week earlier (the
+director's "what changed"), then write every manager's and director's report, and optionally mail
+each person theirs. ``cadence report all`` and ``cadence nightly`` both call :func:`publish_all`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from cadence.config import Config
+from cadence.pipeline import HealthResult, compute
+from cadence.pipeline.views import director_view, manager_view
+from cadence.reports.mailer import EmlOutbox, SmtpOutbox
+from cadence.reports.words import RenderSettings, iso_week
+from cadence.reports.writer import RunSummary, Written, write_reports
+
+PREVIOUS_WEEK = timedelta(days=7)
+
+
+def results(
+    engine: Engine, config: Config, as_of: datetime, window_weeks: int | None
+) -> tuple[HealthResult, HealthResult]:
+    """This run's figures and those of a week earlier, for "what changed since last week"."""
+    current = compute(engine, config, as_of=as_of, window_weeks=window_weeks)
+    previous = compute(engine, config, as_of=as_of - PREVIOUS_WEEK, window_weeks=window_weeks)
+    return current, previous
+
+
+def all_views(current: HealthResult, previous: HealthResult) -> Iterator[Mapping[str, Any]]:
+    """Every director's view, then every manager's, each built when it is needed."""
+    for email in current.directors():
+        yield director_view(current, email, previous)
+    for email in current.managers():
+        yield manager_view(current, email)
+
+
+def publish_all(
+    engine: Engine,
+    config: Config,
+    *,
+    as_of: datetime,
+    window_weeks: int | None,
+    formats: Sequence[str],
+    out_dir: Path,
+    email: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[Written], None] | None = None,
+) -> tuple[RunSummary, dict[str, str]]:
+    """Write every report into ``out_dir/<ISO week of as-of>/``; with ``email``, send each
+    person theirs (``dry_run``: write ``.eml`` files into the week's ``email/`` folder instead).
+
+    Returns the run's summary and the recipients the mail server refused, with its reason.
+    """
+    settings = RenderSettings.from_config(config)
+    current, previous = results(engine, config, as_of, window_weeks)
+    as_of_text = as_of.isoformat()
+    week = iso_week(as_of_text, settings)
+    views = all_views(current, previous)
+    if not email and not dry_run:
+        summary = write_reports(views, out_dir, week, as_of_text, formats, settings, None, progress)
+        return summary, {}
+    outbox: EmlOutbox | SmtpOutbox = (
+        EmlOutbox(config, settings, out_dir / week / "email")
+        if dry_run
+        else SmtpOutbox(config, settings)
+    )
+    with outbox:
+        summary = write_reports(
+            views, out_dir, week, as_of_text, formats, settings, outbox, progress
+        )
+    return summary, outbox.refused
