@@ -147,14 +147,13 @@ class Harness:
             ).mappings()
             return {r["email"]: dict(r) for r in rows}
 
-    def row(self, mailbox: str, *, ical_prefix: str, original_start: datetime) -> dict[str, Any]:
+    def row(self, mailbox: str, *, ical_uid: str, original_start: datetime) -> dict[str, Any]:
         found = [
             r
             for r in self.rows(mailbox)
-            if (r["ical_uid"] or "").startswith(ical_prefix)
-            and r["original_start"] == original_start
+            if r["ical_uid"] == ical_uid and r["original_start"] == original_start
         ]
-        assert len(found) == 1, (mailbox, ical_prefix, original_start, found)
+        assert len(found) == 1, (mailbox, ical_uid, original_start, found)
         return found[0]
 
 

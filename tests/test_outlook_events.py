@@ -70,6 +70,15 @@ def test_an_occurrence_maps_onto_google_vocabulary() -> None:
         }
     }
     e = map_event(_raw(), source="m365", mailbox="ann@acme.test", master=master)
+    # Without the master's series-wide UID, the occurrence's own one; with it, the series'.
+    assert e.ical_uid == "0400000082-occ-1"
+    e = map_event(
+        _raw(),
+        source="m365",
+        mailbox="ann@acme.test",
+        master={**master, "iCalUId": "0400000082-series"},
+    )
+    assert e.ical_uid == "0400000082-series"
     assert e.status == "confirmed"
     assert e.event_type == "default"
     assert e.original_start == datetime(2026, 11, 23, 10, tzinfo=UTC)

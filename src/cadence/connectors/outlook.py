@@ -54,7 +54,7 @@ PAGE_SIZE = 100  # events per delta page (Prefer: odata.maxpagesize)
 USERS_PAGE = 999
 TIMEOUT = (10, 60)  # connect, read (seconds)
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-MASTER_FIELDS = "id,type,recurrence,cancelledOccurrences"
+MASTER_FIELDS = "id,type,iCalUId,recurrence,cancelledOccurrences"
 
 
 class GraphError(Exception):

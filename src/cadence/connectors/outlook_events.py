@@ -187,7 +187,8 @@ def map_event(
 ) -> Event:
     """One calendarView entry (not an ``@removed`` one) as a normalised event.
 
-    ``master`` is the entry's series master, for its recurrence; ``cancelled`` marks an
+    ``master`` is the entry's series master, for its recurrence and its series-wide ``iCalUId``
+    (Graph's occurrence ``iCalUId`` differs per occurrence); ``cancelled`` marks an
     occurrence that the master lists as cancelled although this copy does not say so.
     """
     where = f"mailbox {mailbox}, event {raw.get('id')}"
@@ -203,7 +204,9 @@ def map_event(
         mailbox=mailbox,
         event_id=str(raw["id"]),
         status="cancelled" if cancelled or raw.get("isCancelled") else "confirmed",
-        ical_uid=raw.get("iCalUId"),
+        # The series' UID (the master's), as Google gives it: with the original start it names
+        # the occurrence in every calendar, whichever service holds it.
+        ical_uid=(master or {}).get("iCalUId") or raw.get("iCalUId"),
         series_id=raw.get("seriesMasterId"),
         original_start=original,
         start=start,
