@@ -18,6 +18,7 @@ from cadence.cli.org import org_group
 from cadence.cli.report import report_group
 from cadence.cli.setup import init_command
 from cadence.cli.status import status_command
+from cadence.cli.sync import sync_command
 from cadence.errors import CadenceError
 
 EXIT_SYNC_FAILURES = 3
@@ -46,6 +47,7 @@ cli.add_command(init_command)
 cli.add_command(status_command)
 cli.add_command(org_group)
 cli.add_command(report_group)
+cli.add_command(sync_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cadence.cli.app import App, common_options, pass_app
 from cadence.store.models import Mailbox, RunLog, SyncState
@@ -34,7 +35,8 @@ def status_command(app: App, as_json: bool, failed: bool) -> int:
       cadence status --json | jq '.mailboxes[] | select(.outcome == "failed")'
     """
     engine = app.store
-    with engine.connect() as conn:
+    # An ORM session: a Core connection would spread SyncState into its columns.
+    with Session(engine) as conn:
         rows = conn.execute(
             select(Mailbox.source, Mailbox.email, SyncState)
             .join(

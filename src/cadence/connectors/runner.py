@@ -81,7 +81,10 @@ class MailboxJob:
 class MailboxReader(Protocol):
     """Per-thread state of a connector (its HTTP connection, say); used by one thread only."""
 
-    requests: int  # HTTP requests made so far, retries included
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far, retries included."""
+        ...
 
     def pages(self, job: MailboxJob) -> Iterator[Page]:
         """The pages of one round; raises TokenExpired when ``job.token`` is no longer valid."""

@@ -1,0 +1,461 @@
+"""Google Workspace: Calendar v3 events of every mailbox, and the Admin SDK Directory.
+
+A service-account key with domain-wide delegation impersonates each mailbox in turn
+(``with_subject``); the token request goes to the key's ``token_uri``. Each worker thread owns one
+``httplib2.Http`` (it is not thread-safe) wrapped in ``google_auth_httplib2.AuthorizedHttp``, and
+one ``googleapiclient`` service per mailbox built from the discovery documents shipped with the
+library (``static_discovery=True``: no network), pointed at ``api_endpoint`` when set.
+
+Listing (CALENDAR-APIS.md): ``events.list`` with ``singleEvents`` and ``showDeleted``; a full round
+bounds it with ``timeMin``/``timeMax``, an incremental one passes the saved ``syncToken`` alone;
+``nextSyncToken`` comes on the last page only; ``410`` raises :class:`TokenExpired`. A series'
+``recurrence`` is only on the series, so each series is fetched once per run
+(``events.get(recurringEventId)``) and cached for every thread. A sparse cancelled instance
+(only ``id``, ``recurringEventId``, ``originalStartTime``) keeps what the store knew of it; one
+never seen before takes its organizer, attendees and times from the series.
+
+Failures are classified for :class:`cadence.connectors.retry.RetryPolicy`: 429, 403
+``rateLimitExceeded``/``userRateLimitExceeded``, 5xx, dropped connections, timeouts and unreadable
+bodies are retried; 403 ``quotaExceeded`` is retried with the long backoff; 401/403 on a mailbox
+and a refused token are :class:`AuthError` naming the mailbox and what to check.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth import exceptions as auth_exceptions
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from cadence.config import Config, GoogleSource
+from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
+from cadence.connectors.runner import MailboxJob, Page
+from cadence.errors import AuthError, ConfigError, SyncError, TokenExpired
+from cadence.normalised import Attendee, Event, OrgPerson, normalise_email
+
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
+DIRECTORY_SCOPE = "https://www.googleapis.com/auth/admin.directory.user.readonly"
+PAGE_SIZE = 2500  # the most events.list gives a page: fewest requests
+DIRECTORY_PAGE_SIZE = 500
+RATE_LIMITS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+DEFAULT_TIMEOUT = 60.0
+
+
+def _parse_when(value: dict[str, str] | None) -> tuple[datetime | None, bool | None]:
+    """(UTC instant, all-day?) of a Google ``start``/``end``/``originalStartTime``."""
+    if not value:
+        return None, None
+    if "dateTime" in value:
+        return datetime.fromisoformat(value["dateTime"]).astimezone(UTC), False
+    if "date" in value:
+        day = datetime.fromisoformat(value["date"])
+        return day.replace(tzinfo=UTC), True
+    return None, None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+
+def _rfc3339(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _error_reason(exc: HttpError) -> str:
+    """The first ``errors[].reason`` of a Google error body ('' when there is none)."""
+    try:
+        body = json.loads(exc.content.decode("utf-8"))
+        return str(body["error"]["errors"][0]["reason"])
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return ""
+
+
+class MalformedAnswer(ValueError):
+    """A 200 whose body is not the JSON object the API documents (a proxy page, a cut body)."""
+
+
+def _answer(body: Any) -> dict[str, Any]:
+    # googleapiclient hands back the raw text when a body is not JSON.
+    if not isinstance(body, dict):
+        raise MalformedAnswer(f"not a JSON object: {str(body)[:60]!r}")
+    return body
+
+
+class _Series:
+    """What every instance of a series shares, from ``events.get``."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.ical_uid: str | None = item.get("iCalUID")
+        self.recurrence: str | None = "\n".join(item.get("recurrence") or []) or None
+        start, all_day = _parse_when(item.get("start"))
+        end, _ = _parse_when(item.get("end"))
+        self.all_day = all_day
+        self.duration = end - start if start and end else None
+        self.event_type: str = item.get("eventType", "default")
+        organizer = item.get("organizer", {}).get("email")
+        self.organizer = normalise_email(organizer) if organizer else None
+        self.item = item
+
+
+class GoogleConnector:
+    """One Google source: a reader per worker thread, and its Directory."""
+
+    def __init__(
+        self,
+        config: Config,
+        source: GoogleSource,
+        retry: RetryPolicy,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.source = source
+        self.retry = retry
+        self.timeout = timeout
+        self.page_size = page_size
+        key_file = config.resolve(source.service_account_file)
+        try:
+            self._credentials = service_account.Credentials.from_service_account_file(
+                str(key_file), scopes=[CALENDAR_SCOPE]
+            )
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"[sources.{source.name}] service_account_file: {key_file} not found"
+            ) from exc
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"[sources.{source.name}] service_account_file: {key_file} is not a "
+                f"service-account JSON key ({exc})"
+            ) from exc
+        self._series: dict[str, Future[_Series]] = {}
+        self._series_lock = threading.Lock()
+
+    def open_worker(self) -> GoogleReader:
+        return GoogleReader(self)
+
+    def fetch_directory(self) -> list[OrgPerson]:
+        """Every user of the Directory (``users.list``, ``projection=full``), suspended ones left
+        out, with the manager from ``relations[type=manager]``."""
+        if not self.source.admin_email:
+            raise ConfigError(
+                f"[sources.{self.source.name}] admin_email is required to read the Directory"
+            )
+        reader = GoogleReader(self)
+        try:
+            return reader.directory()
+        finally:
+            reader.close()
+
+    def series(self, series_id: str, fetch: Callable[[], dict[str, Any]]) -> _Series:
+        """The series ``series_id``, fetched by the first thread that needs it, then cached."""
+        with self._series_lock:
+            future = self._series.get(series_id)
+            owner = future is None
+            if future is None:
+                future = self._series[series_id] = Future()
+        if owner:
+            try:
+                future.set_result(_Series(fetch()))
+            except BaseException as exc:
+                with self._series_lock:
+                    del self._series[series_id]  # let a later mailbox try again
+                future.set_exception(exc)
+        return future.result()
+
+
+class _CountingHttp(httplib2.Http):
+    """An ``httplib2.Http`` that counts its requests (token requests included)."""
+
+    requests = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self.requests += 1
+        return super().request(*args, **kwargs)
+
+
+class GoogleReader:
+    """One worker thread's connection; reads one mailbox at a time.
+
+    The client is built once per thread (building parses the discovery document); each mailbox
+    swaps in its own impersonated credentials.
+    """
+
+    def __init__(self, connector: GoogleConnector) -> None:
+        self.connector = connector
+        self._http = _CountingHttp(timeout=connector.timeout)
+        self._services: dict[str, tuple[Any, google_auth_httplib2.AuthorizedHttp]] = {}
+
+    @property
+    def requests(self) -> int:
+        return self._http.requests
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _service(self, api: str, version: str, subject: str, scopes: list[str]) -> Any:
+        creds = self.connector._credentials.with_scopes(scopes).with_subject(subject)
+        if api not in self._services:
+            source = self.connector.source
+            authed = google_auth_httplib2.AuthorizedHttp(creds, http=self._http)
+            endpoint = source.api_endpoint if api == "calendar" else source.directory_endpoint
+            service = build(
+                api,
+                version,
+                http=authed,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options={"api_endpoint": endpoint} if endpoint else None,
+            )
+            self._services[api] = (service, authed)
+        service, authed = self._services[api]
+        authed.credentials = creds
+        return service
+
+    def _execute(self, request: Any, mailbox: str) -> dict[str, Any]:
+        return self.connector.retry.call(
+            lambda: _answer(request.execute(num_retries=0)), lambda exc: classify(exc, mailbox)
+        )
+
+    def _fetch_series(self, events: Any, mailbox: str, series_id: str) -> dict[str, Any]:
+        """The series as ``events.get`` gives it; ``{}`` when it is gone (404/410)."""
+
+        def gone(exc: BaseException) -> bool:
+            return isinstance(exc, HttpError) and exc.status_code in (404, 410)
+
+        try:
+            return self.connector.retry.call(
+                lambda: _answer(
+                    events.get(calendarId=mailbox, eventId=series_id).execute(num_retries=0)
+                ),
+                lambda exc: None if gone(exc) else classify(exc, mailbox),
+            )
+        except HttpError as exc:
+            if gone(exc):
+                return {}
+            raise
+
+    # -- events -------------------------------------------------------------------------------
+
+    def pages(self, job: MailboxJob) -> Iterator[Page]:
+        service = self._service("calendar", "v3", job.mailbox, [CALENDAR_SCOPE])
+        events = service.events()
+        params: dict[str, Any] = {
+            "calendarId": job.mailbox,
+            "singleEvents": True,
+            "showDeleted": True,
+            "maxResults": self.connector.page_size,
+        }
+        if job.token:
+            params["syncToken"] = job.token
+        else:
+            params["timeMin"] = _rfc3339(job.window.start)
+            params["timeMax"] = _rfc3339(job.window.end)
+        page_token: str | None = None
+        while True:
+            request = events.list(**params, **({"pageToken": page_token} if page_token else {}))
+            body = self._execute(request, job.mailbox)
+            items = body.get("items", [])
+            page_token = body.get("nextPageToken")
+            token = None if page_token else body.get("nextSyncToken")
+            if not page_token and not token:
+                raise SyncError(f"{job.mailbox}: the last page carried no nextSyncToken")
+            yield Page(self._normalise(items, job, events), token)
+            if token:
+                return
+
+    def _normalise(self, items: list[dict[str, Any]], job: MailboxJob, events: Any) -> list[Event]:
+        sparse_ids = [i["id"] for i in items if i.get("status") == "cancelled" and "start" not in i]
+        known = job.existing(sparse_ids) if sparse_ids else {}
+        out = []
+        for item in items:
+            series = None
+            series_id = item.get("recurringEventId")
+            if series_id:
+                series = self.connector.series(
+                    series_id,
+                    partial(self._fetch_series, events, job.mailbox, series_id),
+                )
+            out.append(to_event(item, job.source, job.mailbox, series, item["id"] in known))
+        return out
+
+    # -- directory ----------------------------------------------------------------------------
+
+    def directory(self) -> list[OrgPerson]:
+        source = self.connector.source
+        admin = normalise_email(source.admin_email)
+        users = self._service("admin", "directory_v1", admin, [DIRECTORY_SCOPE]).users()
+        people = []
+        page_token: str | None = None
+        while True:
+            request = users.list(
+                customer=source.customer,
+                maxResults=DIRECTORY_PAGE_SIZE,
+                projection="full",
+                **({"pageToken": page_token} if page_token else {}),
+            )
+            body = self._execute(request, admin)
+            for user in body.get("users", []):
+                if user.get("suspended"):
+                    continue
+                managers = [r for r in user.get("relations", []) if r.get("type") == "manager"]
+                email = normalise_email(user["primaryEmail"])
+                people.append(
+                    OrgPerson(
+                        email=email,
+                        name=(user.get("name") or {}).get("fullName") or email,
+                        manager_email=normalise_email(managers[0]["value"]) if managers else None,
+                        source=source.name,
+                        aliases=tuple(normalise_email(a) for a in user.get("aliases", [])),
+                    )
+                )
+            page_token = body.get("nextPageToken")
+            if not page_token:
+                return people
+
+
+def to_event(
+    item: dict[str, Any], source: str, mailbox: str, series: _Series | None, known: bool
+) -> Event:
+    """One ``events.list`` item as a normalised :class:`Event` (see its conventions)."""
+    status = item.get("status", "confirmed")
+    original_start, original_all_day = _parse_when(item.get("originalStartTime"))
+    start, all_day = _parse_when(item.get("start"))
+    end, _ = _parse_when(item.get("end"))
+    updated = _parse_time(item.get("updated"))
+    recurrence = series.recurrence if series else None
+    if status == "cancelled" and start is None:
+        # Sparse: keep what the store knows; fill a never-seen instance from its series.
+        if known or series is None:
+            return Event(
+                source=source,
+                mailbox=mailbox,
+                event_id=item["id"],
+                status="cancelled",
+                ical_uid=item.get("iCalUID") or (series.ical_uid if series else None),
+                series_id=item.get("recurringEventId"),
+                original_start=original_start,
+                recurrence=recurrence,
+                updated=updated,
+            )
+        master = series.item
+        end_guess = original_start + series.duration if original_start and series.duration else None
+        return Event(
+            source=source,
+            mailbox=mailbox,
+            event_id=item["id"],
+            status="cancelled",
+            ical_uid=series.ical_uid,
+            series_id=item.get("recurringEventId"),
+            original_start=original_start,
+            start=original_start,
+            end=end_guess,
+            all_day=original_all_day if original_all_day is not None else series.all_day,
+            event_type=series.event_type,
+            organizer=series.organizer,
+            recurrence=recurrence,
+            updated=updated,
+            attendees=_attendees(master, series.organizer, None),
+        )
+    organizer = normalise_email(item["organizer"]["email"]) if "organizer" in item else None
+    return Event(
+        source=source,
+        mailbox=mailbox,
+        event_id=item["id"],
+        status=status,
+        ical_uid=item.get("iCalUID"),
+        series_id=item.get("recurringEventId"),
+        original_start=original_start or start,
+        start=start,
+        end=end,
+        all_day=all_day,
+        event_type=item.get("eventType", "default"),
+        organizer=organizer,
+        recurrence=recurrence,
+        updated=updated,
+        attendees=None if item.get("attendeesOmitted") else _attendees(item, organizer, updated),
+    )
+
+
+def _attendees(
+    item: dict[str, Any], organizer: str | None, updated: datetime | None
+) -> tuple[Attendee, ...]:
+    """Attendees with the organizer flagged (and added when Google leaves them out); a response
+    other than needsAction is timed by the copy's ``updated`` (METRICS.md)."""
+    out = []
+    for a in item.get("attendees", []):
+        email = normalise_email(a["email"])
+        response = a.get("responseStatus", "needsAction")
+        out.append(
+            Attendee(
+                email=email,
+                response=response,
+                is_organizer=bool(a.get("organizer")) or email == organizer,
+                is_resource=bool(a.get("resource")),
+                optional=bool(a.get("optional")),
+                response_at=updated if response != "needsAction" else None,
+            )
+        )
+    if organizer and all(a.email != organizer for a in out):
+        out.insert(0, Attendee(organizer, "accepted", is_organizer=True, response_at=updated))
+    return tuple(out)
+
+
+def classify(exc: BaseException, mailbox: str) -> Retryable | None:
+    """What a failure of one Google call means: retry (how), or fail the mailbox (why)."""
+    if isinstance(exc, HttpError):
+        status = exc.status_code
+        reason = _error_reason(exc)
+        retry_after = parse_retry_after(exc.resp.get("retry-after"))
+        if status == 410:
+            raise TokenExpired(f"{mailbox}: the sync token expired (410): a full sync follows")
+        if status == 429 or (status == 403 and reason in RATE_LIMITS):
+            return Retryable(
+                f"rate limited ({status} {reason or 'Too Many Requests'})", retry_after
+            )
+        if status == 403 and reason in {"quotaExceeded", "dailyLimitExceeded"}:
+            return Retryable(f"quota exceeded (403 {reason})", retry_after, slow=True)
+        if status >= 500:
+            return Retryable(f"server error {status}", retry_after)
+        if status in (401, 403, 404):
+            raise AuthError(
+                f"{mailbox}: the calendar cannot be read as this user ({status} "
+                f"{reason or exc.reason}): the mailbox is not delegated to the service account "
+                "or does not exist"
+            )
+        raise SyncError(f"{mailbox}: Google answered {status} {reason}: {exc.reason}")
+    if isinstance(exc, auth_exceptions.RefreshError):
+        if getattr(exc, "retryable", False):
+            return Retryable(f"token endpoint busy: {exc.args[0]}")
+        data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+        error = data.get("error", "")
+        said = f" (token endpoint: {error}: {data.get('error_description', '')})" if error else ""
+        if error == "unauthorized_client":
+            why = (
+                "domain-wide delegation is not granted to the service account for the calendar "
+                "scope (Admin console > Security > API controls > Domain-wide delegation)"
+            )
+        elif error == "invalid_grant":
+            why = "not a (non-suspended) user of the domain, or the key was revoked"
+        else:
+            why = str(exc.args[0]) if exc.args else "token refused"
+        raise AuthError(f"{mailbox}: cannot impersonate this mailbox: {why}{said}")
+    if isinstance(exc, auth_exceptions.TransportError):
+        return Retryable(f"token endpoint unreachable: {exc}")
+    if isinstance(exc, TimeoutError):
+        return Retryable("timed out")
+    if isinstance(exc, OSError | http.client.HTTPException | httplib2.HttpLib2Error):
+        return Retryable(f"connection failed: {type(exc).__name__}")
+    if isinstance(exc, MalformedAnswer):
+        return Retryable(f"unreadable answer ({exc})")
+    return None
