@@ -208,6 +208,9 @@ class StandIn:
 def _handler_for(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real clients expect
+        # Headers and body go out in two writes: without TCP_NODELAY, Nagle and the client's
+        # delayed ACK hold the body back ~40 ms per answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests and benchmarks make thousands of requests."""
