@@ -54,7 +54,7 @@ class _TrendFigure:
 
     def __init__(self, weeks: int) -> None:
         with plt.rc_context(_RC):
-            self.fig = Figure(figsize=(7.2, 2.8))
+            self.fig = Figure(figsize=(10, 3.2))
             self.ax = self.fig.add_subplot()
             xs = range(weeks)
             zeros = [0.0] * weeks
@@ -66,7 +66,7 @@ class _TrendFigure:
             self.ax.grid(axis="y", color="#e2e8f0", linewidth=0.6)
             self.ax.set_axisbelow(True)
             self.ax.set_xlim(-0.6, weeks - 0.4)
-            self.fig.subplots_adjust(left=0.07, right=0.99, top=0.97, bottom=0.1)
+            self.fig.subplots_adjust(left=0.06, right=0.99, top=0.96, bottom=0.11)
 
     def render(self, trend: Sequence[Mapping[str, Any]], title: str) -> str:
         bottoms, tops = split_bars(trend)
