@@ -57,18 +57,20 @@ def publish_all(
     Returns the run's summary and the recipients the mail server refused, with its reason.
     """
     settings = RenderSettings.from_config(config)
-    current, previous = results(engine, config, as_of, window_weeks)
     as_of_text = as_of.isoformat()
     week = iso_week(as_of_text, settings)
+    # Mail settings and the password are checked before the long computation; the connection is
+    # opened after it, so an idle server does not drop it meanwhile.
+    outbox: EmlOutbox | SmtpOutbox | None = None
+    if dry_run:
+        outbox = EmlOutbox(config, settings, out_dir / week / "email")
+    elif email:
+        outbox = SmtpOutbox(config, settings)
+    current, previous = results(engine, config, as_of, window_weeks)
     views = all_views(current, previous)
-    if not email and not dry_run:
+    if outbox is None:
         summary = write_reports(views, out_dir, week, as_of_text, formats, settings, None, progress)
         return summary, {}
-    outbox: EmlOutbox | SmtpOutbox = (
-        EmlOutbox(config, settings, out_dir / week / "email")
-        if dry_run
-        else SmtpOutbox(config, settings)
-    )
     with outbox:
         summary = write_reports(
             views, out_dir, week, as_of_text, formats, settings, outbox, progress
