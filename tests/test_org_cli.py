@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,11 @@ from sqlalchemy import Engine
 
 from cadence.cli import main
 from cadence.normalised import OrgPerson
+from cadence.sandbox.google import GoogleStandIn
+from cadence.sandbox.graph import GraphStandIn
+from cadence.sandbox.world import World
 from cadence.store.people import load_chart
+from outlook_support import CLIENT_ID, SECRET, SECRET_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CADENCE = ROOT / ".venv" / "bin" / "cadence"
@@ -222,3 +228,77 @@ def test_the_installed_command_end_to_end(workdir: Path) -> None:
     bad = run("org", "import", "people.csv")
     assert bad.returncode == 2
     assert bad.stderr.strip() == ("Error: people.csv line 7: fay@acme.test is their own manager")
+
+
+# --- org pull, against the Google and Microsoft stand-ins ---------------------------------------
+
+
+@pytest.fixture
+def directories(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """One company split over two directories: ann (top) and dan on Google, bob and cat on
+    Microsoft 365; cat manages dan across the two."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    world = World()
+    world.add_person("ann@acme.test", "Ann", side="google")
+    world.add_person("bob@acme.test", "Bob", "ann@acme.test", side="outlook")
+    world.add_person("cat@acme.test", "Cat", "ann@acme.test", side="outlook")
+    world.add_person("dan@acme.test", "Dan", "cat@acme.test", side="google")
+    with GoogleStandIn(world, undelegated=set()) as google, GraphStandIn(world) as graph:
+        graph.register_app(CLIENT_ID, secret=SECRET)
+        tables = {
+            "acme-google": {
+                "kind": "google",
+                "service_account_file": str(google.write_key(workdir / "sa.json")),
+                "admin_email": "ann@acme.test",
+                "api_endpoint": google.calendar_endpoint,
+                "directory_endpoint": google.directory_endpoint,
+            },
+            "acme-m365": graph.source_config(CLIENT_ID, client_secret_env=SECRET_ENV),
+        }
+        lines = []
+        for name, table in tables.items():
+            lines.append(f"[sources.{name}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+        (workdir / "cadence.toml").write_text("\n".join(lines) + "\n")
+        yield world
+
+
+def test_pull_merges_every_directory_then_a_partial_pull_is_refused(
+    directories: World, engine: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cadence(capsys, db_url, "org", "import", "people.csv")[0] == 0
+    code, _out, err = cadence(capsys, db_url, "org", "pull")
+    assert code == 0, err
+    assert "directory of source acme-google: 2 people" in err
+    assert "directory of source acme-m365: 2 people" in err
+    assert (
+        "imported 4 people from directories of sources acme-google, acme-m365 "
+        "(the chart had 5): 2 managers, 1 director, top ann@acme.test"
+    ) in err
+    pulled = [
+        OrgPerson("ann@acme.test", "Ann", None, source="acme-google"),
+        OrgPerson("bob@acme.test", "Bob", "ann@acme.test", source="acme-m365"),
+        OrgPerson("cat@acme.test", "Cat", "ann@acme.test", source="acme-m365"),
+        OrgPerson("dan@acme.test", "Dan", "cat@acme.test", source="acme-google"),
+    ]
+    assert load_chart(engine) == pulled
+    # Google alone lists dan, whose manager is on the Microsoft side: refused, nothing changed.
+    code, _out, err = cadence(capsys, db_url, "org", "pull", "--source", "acme-google")
+    assert code == 2
+    assert err.strip().endswith(
+        "Error: directory of source acme-google, user dan@acme.test: "
+        "manager cat@acme.test is not in the directory (nobody's email or alias)"
+    )
+    assert load_chart(engine) == pulled
+
+
+def test_pull_refuses_a_chart_with_two_tops_naming_them(
+    directories: World, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directories.add_person("zed@acme.test", "Zed", side="outlook")
+    code, _out, err = cadence(capsys, sqlite_url, "org", "pull")
+    assert code == 2
+    assert (
+        "directories of sources acme-google, acme-m365: "
+        "2 people have no manager, only the top may: ann@acme.test, zed@acme.test"
+    ) in err
