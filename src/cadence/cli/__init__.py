@@ -14,6 +14,7 @@ import click
 
 from cadence import __version__
 from cadence.cli.app import App, common_options
+from cadence.cli.demo import demo_command
 from cadence.cli.org import org_group
 from cadence.cli.report import report_group
 from cadence.cli.setup import init_command
@@ -48,6 +49,7 @@ cli.add_command(status_command)
 cli.add_command(org_group)
 cli.add_command(report_group)
 cli.add_command(sync_command)
+cli.add_command(demo_command)
 
 
 def main(argv: list[str] | None = None) -> None:
