@@ -14,6 +14,7 @@ nothing here computes a figure.
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -172,7 +173,9 @@ def _one_on_one(
     until = None
     if pair in company.stopped:
         until = now - timedelta(weeks=rng.randint(7, 10))
-    organizer, guest = (report, manager) if rng.random() < 0.25 else (manager, report)
+    # A quarter of the 1:1s are the report's invitation; a report who keeps declining is invited.
+    by_report = rng.random() < 0.25 and report not in company.decliners
+    organizer, guest = (report, manager) if by_report else (manager, report)
     guests: list[str | Guest] = [guest]
     if rng.random() < 0.15:
         guests.append(Guest(f"room-{rng.randint(1, 9)}@{DOMAIN}", "accepted", resource=True))
@@ -276,7 +279,8 @@ def _org(rng: random.Random, size: int, sources: tuple[str, str]) -> list[OrgPer
 
     def person(manager: str | None, team: str | None) -> OrgPerson:
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        local = f"{first}.{last}".lower().replace("'", "").encode("ascii", "ignore").decode()
+        plain = unicodedata.normalize("NFKD", f"{first}.{last}".lower().replace("'", ""))
+        local = plain.encode("ascii", "ignore").decode()
         email, n = f"{local}@{DOMAIN}", 1
         while email in used:
             n += 1
