@@ -65,14 +65,16 @@ def _run_dask(
     frame = copies.set_index(pd.Index(codes.astype(np.int64), name="part")).sort_index(
         kind="stable"
     )
-    ddf = dd.from_pandas(frame, npartitions=n, sort=True)
     empty_occ, empty_fig = _per_partition(copies.iloc[:0], p)
 
     def occ_part(part: pd.DataFrame) -> pd.DataFrame:
         return occurrences(part.reset_index(drop=True), p)
 
-    occ = ddf.map_partitions(occ_part, meta=empty_occ)
-    figures = occ.map_partitions(partial(pair_figures, p=p), meta=empty_fig)
+    # Dask would turn text columns into Arrow strings; the pandas engine keeps them as they are.
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.from_pandas(frame, npartitions=n, sort=True)
+        occ = ddf.map_partitions(occ_part, meta=empty_occ)
+        figures = occ.map_partitions(partial(pair_figures, p=p), meta=empty_fig)
     if scheduler and _is_address(scheduler):
         from distributed import Client
 

@@ -187,9 +187,9 @@ def _identity(events: pd.DataFrame) -> pd.Series:
         uid.loc[none] = "\x1e" + e["source"] + "\x1f" + e["mailbox"] + "\x1f" + e["event_id"]
     uid_code = pd.factorize(uid, sort=True)[0]
     is_series = (events["series_id"].notna() | events["recurrence"].notna()).to_numpy()
-    start = events["original_start"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+    start = events["original_start"].dt.tz_convert(None).to_numpy().astype(np.int64)
     start = np.where(is_series, start, ONE_OFF)
-    keys = pd.DataFrame({"uid": uid_code, "start": start})
+    keys = pd.DataFrame({"uid": uid_code, "start": start}, index=events.index)
     return keys.groupby(["uid", "start"], sort=True).ngroup()
 
 
