@@ -23,6 +23,7 @@ matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cadence.reports.words import RenderSettings, fmt_short_date, local
 
@@ -62,6 +63,7 @@ class _TrendFigure:
             self.low = self.ax.bar(xs, zeros, color=MANAGER_COLOUR, width=0.75)
             self.high = self.ax.bar(xs, zeros, color=REPORT_COLOUR, width=0.75)
             (self.empty,) = self.ax.plot([], [], "|", color=UPCOMING_COLOUR, markersize=7)
+            self.ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
             self.ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0f}%")
             self.ax.grid(axis="y", color="#e2e8f0", linewidth=0.6)
             self.ax.set_axisbelow(True)
