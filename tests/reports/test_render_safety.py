@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from cadence.reports.csvfile import cell
 from cadence.reports.markdown import md
 from cadence.reports.render import render
-from cadence.reports.words import RenderSettings
+from cadence.reports.words import RenderSettings, worst_first
 from reports.sample_views import FORMULA_NAME, HOSTILE_NAME, director_view, manager_view
 
 SETTINGS = RenderSettings()
@@ -109,3 +109,35 @@ def test_director_report_has_no_report_names() -> None:
         text = render(director_view(), fmt, SETTINGS)
         for e in reports:
             assert e["email"] not in text and e["name"] not in text, (fmt, e["email"])
+
+
+_STATUSES = st.sampled_from(["healthy", "at_risk", "unhealthy"])
+
+
+@given(
+    st.lists(
+        st.tuples(_STATUSES, st.integers(0, 9), st.one_of(st.none(), st.floats(0, 1))),
+        max_size=12,
+    )
+)
+def test_worst_first_orders_by_status_streak_then_rate(
+    rows: list[tuple[str, int, float | None]],
+) -> None:
+    entries = [
+        {"email": f"r{i}@x.test", "name": f"R{i}", "status": s, "consecutive_missed": c,
+         "cancellation_rate": r}
+        for i, (s, c, r) in enumerate(rows)
+    ]  # fmt: skip
+    ordered = worst_first(entries)
+    assert sorted(e["email"] for e in ordered) == sorted(e["email"] for e in entries)
+    rank = {"unhealthy": 0, "at_risk": 1, "healthy": 2}
+    # A known rate, even 0, before an unknown one (nothing was scheduled).
+    keys = [
+        (
+            rank[e["status"]],
+            -e["consecutive_missed"],
+            -e["cancellation_rate"] if e["cancellation_rate"] is not None else 1.0,
+        )
+        for e in ordered
+    ]
+    assert keys == sorted(keys)

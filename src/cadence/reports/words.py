@@ -292,18 +292,16 @@ def next_one(e: Entry, settings: RenderSettings) -> str:
 
 
 def held_missed(e: Entry) -> str:
-    """``6 held, 6 missed (by you 4, by them 2; 2 late, 1 declined), 1 moved``."""
+    """``9 held, 3 missed (cancelled by you 2 · them 1; 1 late, 1 declined), 1 moved``."""
     text = f"{e['held']} held, "
     if e["missed"]:
-        details = [f"cancelled by {cancellers(e)}"]
-        extra = []
-        if e.get("late_cancellations"):
-            extra.append(f"{e['late_cancellations']} late")
-        if e.get("declined"):
-            extra.append(f"{e['declined']} declined")
-        text += (
-            f"{e['missed']} missed ({'; '.join(details + ([', '.join(extra)] if extra else []))})"
-        )
+        extra = [
+            f"{e[key]} {label}"
+            for key, label in (("late_cancellations", "late"), ("declined", "declined"))
+            if e.get(key)
+        ]
+        details = f"cancelled by {cancellers(e)}" + (f"; {', '.join(extra)}" if extra else "")
+        text += f"{e['missed']} missed ({details})"
     else:
         text += "none missed"
     if e.get("rescheduled"):
