@@ -15,6 +15,7 @@ import click
 from cadence import __version__
 from cadence.cli.app import App, common_options
 from cadence.cli.demo import demo_command
+from cadence.cli.nightly import nightly_command
 from cadence.cli.org import org_group
 from cadence.cli.report import report_group
 from cadence.cli.setup import init_command
@@ -22,7 +23,6 @@ from cadence.cli.status import status_command
 from cadence.cli.sync import sync_command
 from cadence.errors import CadenceError
 
-EXIT_SYNC_FAILURES = 3
 
 
 @click.group(
@@ -50,6 +50,7 @@ cli.add_command(org_group)
 cli.add_command(report_group)
 cli.add_command(sync_command)
 cli.add_command(demo_command)
+cli.add_command(nightly_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ from cadence.connectors.runner import SyncSummary, run_sync
 EXIT_SYNC_FAILURES = 3
 
 
-def _progress_line(done: int, total: int, failed: int) -> None:
+def progress_line(done: int, total: int, failed: int) -> None:
     width = 30
     filled = width * done // total if total else width
     bar = "#" * filled + "-" * (width - filled)
@@ -60,7 +60,7 @@ def sync_command(app: App, source: str | None, mailboxes: tuple[str, ...], full:
         source=source,
         mailboxes=mailboxes,
         full=full,
-        progress=_progress_line if app.interactive else None,
+        progress=progress_line if app.interactive else None,
     )
     report_failures(summary)
     app.info(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -169,15 +170,29 @@ def plan_round(
     return state.token, Window(state.window_start, state.window_end)
 
 
+def in_shard(mailbox: str, shard: tuple[int, int] | None) -> bool:
+    """Whether shard ``(i, n)`` (1-based) syncs ``mailbox``: a hash every host computes alike."""
+    if shard is None:
+        return True
+    index, count = shard
+    return zlib.crc32(mailbox.encode()) % count == index - 1
+
+
 def select_mailboxes(
-    engine: Engine, config: Config, source: str, only: Sequence[str] = ()
+    engine: Engine,
+    config: Config,
+    source: str,
+    only: Sequence[str] = (),
+    shard: tuple[int, int] | None = None,
 ) -> list[str]:
-    """The mailboxes a source reads: its people (with one source, everyone), maybe filtered."""
+    """The mailboxes a source reads: its people (with one source, everyone), maybe filtered,
+    and with ``shard`` only this host's share of them."""
     query = select(Person.email).order_by(Person.email)
     if len(config.sources) > 1:
         query = query.where(Person.source == source)
     with engine.connect() as conn:
         emails = [normalise_email(e) for e in conn.execute(query).scalars()]
+    emails = [e for e in emails if in_shard(e, shard)]
     if not only:
         return emails
     wanted = [normalise_email(m) for m in only]
@@ -195,6 +210,7 @@ def run_sync(
     connect: ConnectorFactory | None = None,
     now: Callable[[], datetime] = utc_now,
     command: str = "sync",
+    shard: tuple[int, int] | None = None,
 ) -> SyncSummary:
     """Sync the chosen sources' mailboxes; failures are recorded per mailbox, never raised."""
     if connect is None:
@@ -208,7 +224,7 @@ def run_sync(
             f"{config._where()}: no source named {source!r} (have {sorted(config.sources)})"
         )
     names = [source] if source else sorted(config.sources)
-    plan = {name: select_mailboxes(engine, config, name, mailboxes) for name in names}
+    plan = {name: select_mailboxes(engine, config, name, mailboxes, shard) for name in names}
     if mailboxes:
         found = {m for ms in plan.values() for m in ms}
         missing = sorted({normalise_email(m) for m in mailboxes} - found)
@@ -219,17 +235,17 @@ def run_sync(
         raise InputError(
             "no mailboxes to sync: load the org chart first (cadence org import / org pull)"
         )
+    # Every source's settings and secrets are checked before any mailbox is read, so a
+    # missing secret of the second source does not surface after the first one's sync.
+    connectors = {name: connect(config, name) for name in names if plan[name]}
     started = now()
     run_id = _start_run(engine, command, started)
     summary = SyncSummary()
     clock = time.monotonic()
     counter = _Progress(total, progress)
-    for name in names:
-        if not plan[name]:
-            continue
+    for name, connector in connectors.items():
         src = config.sources[name]
         ensure_mailboxes(engine, name, src.kind, plan[name])
-        connector = connect(config, name)
         workers = src.concurrency or config.sync.concurrency
         summary.results.extend(
             _sync_source(

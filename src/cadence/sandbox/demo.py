@@ -14,7 +14,8 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,14 +75,8 @@ def run_demo(folder: Path, *, size: int = 200, seed: int = 7, say: Say = print) 
         f"built a company of {len(company.people)} people ({len(company.managers)} managers, "
         f"{len(company.directors)} directors), half on Google and half on Microsoft 365"
     )
-    people_csv = _write_people(folder / "people.csv", company)
-    # The Graph app's secret lives only in this process's environment, as a real one would.
-    os.environ[SECRET_ENV] = secrets.token_urlsafe(24)
-    tls = make_tls(folder / "tls")
-    with GoogleStandIn(world) as google, GraphStandIn(world, tls) as graph:
-        graph.register_app(CLIENT_ID, secret=os.environ[SECRET_ENV])
-        key = google.write_key(folder / "google-service-account.json")
-        config_path = _write_config(folder / "cadence.toml", google, graph, key)
+    people_csv = write_people(folder / "people.csv", company)
+    with serve(world, folder) as config_path:
         config = load_config(config_path)
         engine = make_engine(resolve_database_url(config))
         upgrade(engine)
@@ -107,7 +102,7 @@ def run_demo(folder: Path, *, size: int = 200, seed: int = 7, say: Say = print) 
     engine.dispose()
     return DemoRun(
         folder=folder,
-        config_path=config_path,
+        config_path=folder / "cadence.toml",
         reports=summary.folder,
         index=summary.folder / "index.html",
         company=company,
@@ -119,7 +114,8 @@ def run_demo(folder: Path, *, size: int = 200, seed: int = 7, say: Say = print) 
     )
 
 
-def _write_people(path: Path, company: Company) -> Path:
+def write_people(path: Path, company: Company) -> Path:
+    """The company's org chart as the CSV ``cadence org import`` reads."""
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["email", "name", "manager_email", "team", "source"])
@@ -128,35 +124,52 @@ def _write_people(path: Path, company: Company) -> Path:
     return path
 
 
-def _write_config(path: Path, google: GoogleStandIn, graph: GraphStandIn, key: Path) -> Path:
-    outlook = graph.source_config(CLIENT_ID, client_secret_env=SECRET_ENV)
-    lines = [
-        "# Written by `cadence demo`. The sources point at the demo's stand-ins, which stop when",
-        "# the demo ends; the database and reports stay. Try:",
-        "#   cadence --config THIS_FILE report manager EMAIL",
-        "",
-        "[database]",
-        'url = "sqlite:///cadence.db"',
-        "",
-        "[org]",
-        'csv = "people.csv"',
-        "",
-        "[report]",
-        'out_dir = "reports"',
-        'formats = ["md", "html", "json", "csv"]',
-        "",
-        f"[sources.{GOOGLE}]",
-        'kind = "google"',
-        f'service_account_file = "{key.name}"',
-        f'api_endpoint = "{google.calendar_endpoint}"',
-        f'directory_endpoint = "{google.directory_endpoint}"',
-        "",
-        f"[sources.{MICROSOFT}]",
-        *(f"{k} = {_toml(v)}" for k, v in outlook.items()),
-        "",
-    ]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+@contextmanager
+def serve(world: World, folder: Path, *, latency: float = 0.0) -> Iterator[Path]:
+    """Serve ``world`` from both stand-ins while the block runs; yields the path of a
+    ``cadence.toml`` in ``folder`` whose two sources point at them (``acme-google`` and
+    ``acme-m365``), with a SQLite database, reports and the org CSV beside it.
+
+    The Graph app's secret is put in this process's environment (``SECRET_ENV``), as a real
+    deployment would; a child process inherits it.
+    """
+    os.environ[SECRET_ENV] = secrets.token_urlsafe(24)
+    tls = make_tls(folder / "tls")
+    with (
+        GoogleStandIn(world, latency=latency) as google,
+        GraphStandIn(world, tls, latency=latency) as graph,
+    ):
+        graph.register_app(CLIENT_ID, secret=os.environ[SECRET_ENV])
+        key = google.write_key(folder / "google-service-account.json")
+        outlook = graph.source_config(CLIENT_ID, client_secret_env=SECRET_ENV)
+        lines = [
+            "# Written by `cadence demo`. The sources point at the demo's stand-ins, which stop",
+            "# when the demo ends; the database and reports stay. Try:",
+            "#   cadence --config THIS_FILE report manager EMAIL",
+            "",
+            "[database]",
+            'url = "sqlite:///cadence.db"',
+            "",
+            "[org]",
+            'csv = "people.csv"',
+            "",
+            "[report]",
+            'out_dir = "reports"',
+            'formats = ["md", "html", "json", "csv"]',
+            "",
+            f"[sources.{GOOGLE}]",
+            'kind = "google"',
+            f'service_account_file = "{key.name}"',
+            f'api_endpoint = "{google.calendar_endpoint}"',
+            f'directory_endpoint = "{google.directory_endpoint}"',
+            "",
+            f"[sources.{MICROSOFT}]",
+            *(f"{k} = {_toml(v)}" for k, v in outlook.items()),
+            "",
+        ]
+        path = folder / "cadence.toml"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        yield path
 
 
 def _toml(value: Any) -> str:

@@ -31,13 +31,19 @@ def holder_description(what: str) -> str:
 
 
 @contextmanager
-def run_lock(engine: Engine, what: str = "nightly") -> Iterator[str]:
-    """Hold the run lock for the ``with`` block, or raise :class:`LockHeld` naming the holder."""
+def run_lock(engine: Engine, what: str = "nightly", slot: int = 0) -> Iterator[str]:
+    """Hold the run lock for the ``with`` block, or raise :class:`LockHeld` naming the holder.
+
+    ``slot`` gives independent locks on one database (a sharded nightly locks its shard's).
+    """
     if engine.dialect.name == "postgresql":
-        with _advisory_lock(engine, what) as holder:
+        with _advisory_lock(engine, what, ADVISORY_KEY + slot) as holder:
             yield holder
     elif engine.dialect.name == "sqlite":
-        with _file_lock(_lock_path(engine), what) as holder:
+        path = _lock_path(engine)
+        if slot:
+            path = path.with_name(f"{path.name}.{slot}")
+        with _file_lock(path, what) as holder:
             yield holder
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise StoreError(f"no run lock for the {engine.dialect.name} database")
@@ -69,11 +75,11 @@ def _file_lock(path: Path, what: str) -> Iterator[str]:
 
 
 @contextmanager
-def _advisory_lock(engine: Engine, what: str) -> Iterator[str]:
+def _advisory_lock(engine: Engine, what: str, key: int) -> Iterator[str]:
     holder = holder_description(what)
     with engine.connect() as conn:
         conn.execute(text("SELECT set_config('application_name', :h, false)"), {"h": holder})
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
         conn.commit()
         if not got:
             other = conn.execute(
@@ -83,11 +89,11 @@ def _advisory_lock(engine: Engine, what: str) -> Iterator[str]:
                     "WHERE l.locktype = 'advisory' AND l.granted "
                     "AND ((l.classid::bigint << 32) | l.objid::bigint) = :k"
                 ),
-                {"k": ADVISORY_KEY},
+                {"k": key},
             ).scalar()
             raise LockHeld(f"another run holds the database lock: {other or 'unknown holder'}")
         try:
             yield holder
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
             conn.commit()

@@ -1,0 +1,140 @@
+"""``cadence nightly``: sync every source, then write (and send) every report, as one locked run.
+
+The lock (:mod:`cadence.store.lock`) keeps two runs from overlapping; a sharded run
+(``--shard I/N``) syncs only its share of the mailboxes under a lock of its own, so several hosts
+sharing one PostgreSQL database can split the work, and leaves the reports to one
+``cadence report all`` after the shards are done. The run's summary goes to the log (stderr) and
+to the ``runs`` table, where ``cadence status`` shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from cadence.config import Config
+from cadence.connectors.runner import Progress, SyncSummary, run_sync
+from cadence.store.lock import run_lock
+from cadence.store.models import RunLog
+
+log = logging.getLogger("cadence.nightly")
+
+
+@dataclass
+class NightlySummary:
+    sync: SyncSummary
+    reports_written: int = 0
+    report_files: int = 0
+    reports_folder: str | None = None
+    emailed: int = 0
+    refused: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mailboxes_synced": len(self.sync.ok),
+            "mailboxes_failed": len(self.sync.failed),
+            "events_changed": self.sync.events_saved,
+            "requests": self.sync.requests,
+            "reports_written": self.reports_written,
+            "emailed": self.emailed,
+            "email_refused": len(self.refused),
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``I/N`` with 1 <= I <= N."""
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 2/4), got {value!r}") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {value}: I must be between 1 and N")
+    return index, count
+
+
+def run_nightly(
+    config: Config,
+    engine: Engine,
+    *,
+    shard: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> NightlySummary:
+    """Sync, then publish every report (unless sharded); raises LockHeld if a run is going."""
+    from cadence.reports.publish import publish_all
+
+    what = "nightly" if shard is None else f"nightly shard {shard[0]}/{shard[1]}"
+    started, clock = now(), time.monotonic()
+    with run_lock(engine, what, slot=0 if shard is None else shard[0]):
+        log.info("%s started", what, extra={"event": "start", "shard": _shard_text(shard)})
+        sync = run_sync(config, engine, progress=progress, command="nightly", shard=shard)
+        for r in sync.failed:
+            log.error(
+                "sync failed: %s: %s: %s",
+                r.source,
+                r.mailbox,
+                r.error,
+                extra={"event": "mailbox_failed", "source": r.source, "mailbox": r.mailbox},
+            )
+        summary = NightlySummary(sync=sync)
+        if shard is None:
+            email = config.email.enabled
+            written, refused = publish_all(
+                engine,
+                config,
+                as_of=now(),
+                window_weeks=None,
+                formats=config.report.formats,
+                out_dir=config.resolve(config.report.out_dir),
+                email=email,
+            )
+            summary.reports_written = len(written.written)
+            summary.report_files = written.file_count
+            summary.reports_folder = str(written.folder)
+            summary.refused = refused
+            summary.emailed = len(written.written) - len(refused) if email else 0
+            for address, reason in refused.items():
+                log.error("email refused: %s: %s", address, reason, extra={"event": "refused"})
+        summary.seconds = time.monotonic() - clock
+        _record(engine, started, now(), summary)
+        log.info(_line(summary, shard), extra={"event": "summary", **summary.as_dict()})
+        return summary
+
+
+def _shard_text(shard: tuple[int, int] | None) -> str | None:
+    return f"{shard[0]}/{shard[1]}" if shard else None
+
+
+def _line(s: NightlySummary, shard: tuple[int, int] | None) -> str:
+    text = (
+        f"nightly: {len(s.sync.ok)} mailboxes synced, {len(s.sync.failed)} failed, "
+        f"{s.sync.events_saved} events changed"
+    )
+    if shard is None:
+        text += f", {s.reports_written} reports written to {s.reports_folder}"
+        if s.emailed or s.refused:
+            text += f", {s.emailed} emailed, {len(s.refused)} refused"
+    else:
+        text += " (sharded: run `cadence report all` once every shard is done)"
+    return text + f", in {s.seconds:.0f} s"
+
+
+def _record(engine: Engine, started: datetime, finished: datetime, s: NightlySummary) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(RunLog).values(
+                command="nightly",
+                started_at=started,
+                finished_at=finished,
+                summary=json.dumps(s.as_dict()),
+            )
+        )
