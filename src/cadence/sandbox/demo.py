@@ -76,8 +76,8 @@ def run_demo(folder: Path, *, size: int = 200, seed: int = 7, say: Say = print) 
         f"{len(company.directors)} directors), half on Google and half on Microsoft 365"
     )
     people_csv = write_people(folder / "people.csv", company)
-    with serve(world, folder) as config_path:
-        config = load_config(config_path)
+    with serve(world, folder) as served:
+        config = load_config(served.config_path)
         engine = make_engine(resolve_database_url(config))
         upgrade(engine)
         replace_chart(engine, parse_csv(people_csv, sources=config.sources))
@@ -124,11 +124,20 @@ def write_people(path: Path, company: Company) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Served:
+    """The stand-ins serving a world, and the config that points cadence at them."""
+
+    config_path: Path
+    google: GoogleStandIn
+    graph: GraphStandIn
+
+
 @contextmanager
-def serve(world: World, folder: Path, *, latency: float = 0.0) -> Iterator[Path]:
-    """Serve ``world`` from both stand-ins while the block runs; yields the path of a
-    ``cadence.toml`` in ``folder`` whose two sources point at them (``acme-google`` and
-    ``acme-m365``), with a SQLite database, reports and the org CSV beside it.
+def serve(world: World, folder: Path, *, latency: float = 0.0) -> Iterator[Served]:
+    """Serve ``world`` from both stand-ins while the block runs, with a ``cadence.toml`` in
+    ``folder`` whose two sources point at them (``acme-google`` and ``acme-m365``), and a SQLite
+    database, reports and the org CSV beside it.
 
     The Graph app's secret is put in this process's environment (``SECRET_ENV``), as a real
     deployment would; a child process inherits it.
@@ -169,7 +178,7 @@ def serve(world: World, folder: Path, *, latency: float = 0.0) -> Iterator[Path]
         ]
         path = folder / "cadence.toml"
         path.write_text("\n".join(lines), encoding="utf-8")
-        yield path
+        yield Served(path, google, graph)
 
 
 def _toml(value: Any) -> str:

@@ -1,0 +1,169 @@
+"""``cadence nightly`` against both stand-ins: sync then reports, exit codes, JSON logs, the
+lock between concurrent runs, and shards that split the mailboxes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cadence.config import load_config, resolve_database_url
+from cadence.connectors.runner import in_shard
+from cadence.orgchart import parse_csv
+from cadence.sandbox.company import Company, build_company
+from cadence.sandbox.demo import GOOGLE, MICROSOFT, SECRET_ENV, Served, serve, write_people
+from cadence.sandbox.server import Fault
+from cadence.sandbox.world import World
+from cadence.store.database import make_engine, upgrade
+from cadence.store.people import replace_chart
+
+
+@dataclass
+class Live:
+    served: Served
+    company: Company
+    folder: Path
+    database_url: str
+
+    def cadence(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The command as cron runs it: another process, the config from the environment."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
+        env["CADENCE_CONFIG"] = str(self.served.config_path)
+        env["CADENCE_DATABASE_URL"] = self.database_url
+        if SECRET_ENV in os.environ:
+            env[SECRET_ENV] = os.environ[SECRET_ENV]
+        return subprocess.run(
+            [sys.executable, "-c", "from cadence.cli import main; main()", *args],
+            cwd=self.folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+def start(folder: Path, database_url: str, latency: float = 0.0) -> Iterator[Live]:
+    world = World()
+    company = build_company(world, size=24, seed=5, sources=(GOOGLE, MICROSOFT))
+    people = write_people(folder / "people.csv", company)
+    with serve(world, folder, latency=latency) as served:
+        config = load_config(served.config_path, database_url=database_url)
+        engine = make_engine(resolve_database_url(config))
+        upgrade(engine)
+        replace_chart(engine, parse_csv(people, sources=config.sources))
+        engine.dispose()
+        yield Live(served, company, folder, database_url)
+
+
+@pytest.fixture
+def live(tmp_path: Path, sqlite_url: str) -> Iterator[Live]:
+    yield from start(tmp_path, sqlite_url)
+
+
+def test_nightly_syncs_then_writes_every_report(live: Live) -> None:
+    result = live.cadence("nightly")
+    assert result.returncode == 0, result.stderr
+    people = len(live.company.people)
+    assert f"nightly: {people} mailboxes synced, 0 failed" in result.stderr
+    reports = list((live.folder / "reports").glob("*/index.html"))
+    assert len(reports) == 1
+    managers = len(list(reports[0].parent.glob("manager-*.html")))
+    assert managers == len(live.company.managers)
+    status = live.cadence("status", "--json")
+    assert status.returncode == 0
+    run = json.loads(status.stdout)["last_run"]
+    assert run["command"] == "nightly"
+    assert run["summary"]["mailboxes_synced"] == people
+    assert run["summary"]["reports_written"] == len(live.company.managers) + len(
+        live.company.directors
+    )
+
+
+def test_failed_mailboxes_are_named_and_exit_3(live: Live) -> None:
+    victim = next(p.email for p in live.company.people if p.source == GOOGLE)
+    live.served.google.fault(
+        Fault(status=403, kind="events.list", mailbox=victim, times=None, body={"error": {}})
+    )
+    result = live.cadence("nightly", "--quiet")
+    assert result.returncode == 3
+    assert f"{GOOGLE}: {victim}:" in result.stderr
+    assert "reports written" not in result.stderr  # --quiet: only the errors
+    assert list((live.folder / "reports").glob("*/index.html")), "the reports still go out"
+    status = live.cadence("status", "--failed")
+    assert status.returncode == 3 and victim in status.stdout
+
+
+def test_json_logs_are_one_object_a_line(live: Live) -> None:
+    result = live.cadence("nightly", "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    entries = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    summary = next(e for e in entries if e.get("event") == "summary")
+    assert summary["mailboxes_synced"] == len(live.company.people)
+    assert summary["level"] == "info" and summary["logger"] == "cadence.nightly"
+    secret = os.environ[SECRET_ENV]
+    assert secret not in result.stderr
+
+
+def test_a_missing_secret_fails_before_any_mailbox_is_read(live: Live) -> None:
+    env_secret = os.environ.pop(SECRET_ENV)
+    try:
+        result = live.cadence("nightly")
+    finally:
+        os.environ[SECRET_ENV] = env_secret
+    assert result.returncode == 2
+    assert "client_secret_env names $CADENCE_DEMO_M365_SECRET, which is not set" in result.stderr
+    assert live.served.google.total == 0 and live.served.graph.total == 0
+
+
+def test_concurrent_nightly_runs_one_runs_one_refuses(tmp_path: Path, postgres_url: str) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        for table in ("attendees", "events", "sync_state", "mailboxes", "runs", "aliases"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+    for live in start(tmp_path, postgres_url, latency=0.15):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
+        env.update(
+            CADENCE_CONFIG=str(live.served.config_path),
+            CADENCE_DATABASE_URL=postgres_url,
+            **{SECRET_ENV: os.environ[SECRET_ENV]},
+        )
+        command = [sys.executable, "-c", "from cadence.cli import main; main()", "nightly"]
+        runs = [
+            subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outcomes = sorted((p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in runs)
+        (ok, ok_err), (refused, refused_err) = outcomes
+        assert ok == 0, ok_err
+        assert refused == 1
+        assert "another run holds the database lock: cadence nightly pid" in refused_err
+
+
+def test_sharded_nightly_syncs_its_share_and_leaves_reports(live: Live) -> None:
+    first = live.cadence("nightly", "--shard", "1/2")
+    second = live.cadence("nightly", "--shard", "2/2")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    synced = [int(r.stderr.split("nightly: ")[1].split(" ")[0]) for r in (first, second)]
+    assert sum(synced) == len(live.company.people) and all(synced)
+    assert "run `cadence report all` once every shard is done" in first.stderr
+    assert not (live.folder / "reports").exists()
+    bad = live.cadence("nightly", "--shard", "3/2")
+    assert bad.returncode == 2 and "--shard" in bad.stderr
+
+
+@given(st.lists(st.emails(), min_size=1, max_size=50), st.integers(1, 8))
+def test_shards_split_mailboxes_exactly_once(mailboxes: list[str], count: int) -> None:
+    for mailbox in mailboxes:
+        owners = [i for i in range(1, count + 1) if in_shard(mailbox, (i, count))]
+        assert len(owners) == 1
