@@ -203,7 +203,8 @@ class GoogleReader:
     def close(self) -> None:
         self._http.close()
 
-    def _service(self, api: str, version: str, subject: str, scopes: list[str]) -> Any:
+    def _resource(self, api: str, version: str, name: str, subject: str, scopes: list[str]) -> Any:
+        """The API's ``name`` resource (``events``, ``users``) acting as ``subject``."""
         creds = self.connector._credentials.with_scopes(scopes).with_subject(subject)
         if api not in self._services:
             source = self.connector.source
@@ -217,10 +218,11 @@ class GoogleReader:
                 cache_discovery=False,
                 client_options={"api_endpoint": endpoint} if endpoint else None,
             )
-            self._services[api] = (service, authed)
-        service, authed = self._services[api]
+            # Building a resource object costs milliseconds: once per thread, not per mailbox.
+            self._services[api] = (getattr(service, name)(), authed)
+        resource, authed = self._services[api]
         authed.credentials = creds
-        return service
+        return resource
 
     def _execute(self, request: Any, mailbox: str) -> dict[str, Any]:
         return self.connector.retry.call(
@@ -248,8 +250,7 @@ class GoogleReader:
     # -- events -------------------------------------------------------------------------------
 
     def pages(self, job: MailboxJob) -> Iterator[Page]:
-        service = self._service("calendar", "v3", job.mailbox, [CALENDAR_SCOPE])
-        events = service.events()
+        events = self._resource("calendar", "v3", "events", job.mailbox, [CALENDAR_SCOPE])
         params: dict[str, Any] = {
             "calendarId": job.mailbox,
             "singleEvents": True,
@@ -294,7 +295,7 @@ class GoogleReader:
     def directory(self) -> list[OrgPerson]:
         source = self.connector.source
         admin = normalise_email(source.admin_email)
-        users = self._service("admin", "directory_v1", admin, [DIRECTORY_SCOPE]).users()
+        users = self._resource("admin", "directory_v1", "users", admin, [DIRECTORY_SCOPE])
         people = []
         page_token: str | None = None
         while True:

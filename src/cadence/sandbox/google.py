@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -82,6 +83,7 @@ def rate_limited(reason: str = "rateLimitExceeded") -> dict[str, Any]:
     return google_error(403, reason, "Rate Limit Exceeded", "usageLimits")
 
 
+@lru_cache(maxsize=1 << 16)
 def event_id(uid: str) -> str:
     """A Google-style event id (base32hex characters) for a series UID."""
     return hashlib.sha1(uid.encode()).hexdigest()[:26]  # noqa: S324 - an id, not security
@@ -102,11 +104,15 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+# Formatting times is most of the stand-in's work on a big world; the same instants recur in
+# every attendee's calendar, so they are cached.
+@lru_cache(maxsize=1 << 17)
 def _rfc3339(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _when(t: datetime, all_day: bool) -> dict[str, str]:
+@lru_cache(maxsize=1 << 17)
+def _when(t: datetime, all_day: bool) -> dict[str, str]:  # read-only: shared between answers
     if all_day:
         return {"date": t.date().isoformat()}
     return {"dateTime": t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "timeZone": "UTC"}
