@@ -19,9 +19,9 @@ from cadence.cli.app import App, common_options, pass_app
 from cadence.config import Config
 from cadence.errors import UsageError
 from cadence.normalised import normalise_email
+from cadence.reports import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
-FORMATS = ("md", "html", "json", "csv")
 
 
 def parse_as_of(value: str | None, config: Config) -> datetime:

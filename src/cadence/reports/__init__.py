@@ -3,3 +3,5 @@ Markdown, HTML, JSON or CSV (:mod:`.render`), written for everyone into a week's
 (:mod:`.writer`) or sent by email (:mod:`.mailer`). Nothing here computes a figure; :mod:`.words`
 decides only how a figure reads.
 """
+
+FORMATS = ("md", "html", "json", "csv")

@@ -25,10 +25,6 @@ def md(text: object) -> str:
     return _SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str(text)).strip())
 
 
-def _person(p: Mapping[str, Any]) -> str:
-    return f"{md(p['name'])} ({md(p['email'])})"
-
-
 def _entry_block(
     e: Mapping[str, Any], window_weeks: int, settings: RenderSettings, via: str | None = None
 ) -> list[str]:

@@ -9,8 +9,6 @@ from typing import Any
 from cadence.reports import csvfile, html, markdown
 from cadence.reports.words import RenderSettings
 
-FORMATS = ("md", "html", "json", "csv")
-
 _RENDERERS: dict[tuple[str, str], Callable[[Mapping[str, Any], RenderSettings], str]] = {
     ("manager", "md"): markdown.manager_markdown,
     ("director", "md"): markdown.director_markdown,
