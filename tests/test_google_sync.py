@@ -17,9 +17,11 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from cadence.config import Config, parse_config
+from cadence.connectors.directory import fetch_directory
 from cadence.connectors.google import GoogleConnector
 from cadence.connectors.retry import RetryPolicy
 from cadence.connectors.runner import SyncSummary, run_sync
+from cadence.errors import AuthError
 from cadence.sandbox.google import GoogleStandIn, event_id, instance_id, rate_limited
 from cadence.sandbox.world import Guest, ManualClock, Recurrence, World
 from cadence.store.database import make_engine, upgrade
@@ -385,14 +387,30 @@ def test_a_mailbox_unknown_to_the_domain_fails_alone(env: Env) -> None:
 
 def test_directory_gives_the_org_chart_with_managers(env: Env) -> None:
     env.stand_in.users_page_limit = 2
-    people = env.connector(env.config, "acme").fetch_directory()
-    assert {(p.email, p.manager_email, p.source) for p in people} == {
-        (ANN, None, "acme"),
-        (BOB, ANN, "acme"),
-        (CAT, ANN, "acme"),
-        (DAN, ANN, "acme"),
+    env.world.add_person("gone@acme.test", "Gone", ANN, suspended=True)
+    env.world.add_person("eve@acme.test", "Eve", ANN, side="outlook")  # not in this directory
+    people = fetch_directory(env.config, "acme", RetryPolicy(sleep=env.sleeps.append))
+    assert {(p.email, p.name, p.manager_email, p.source) for p in people} == {
+        (ANN, "Ann Boss", None, "acme"),
+        (BOB, "Bob", ANN, "acme"),
+        (CAT, "Cat", ANN, "acme"),
+        (DAN, "Dan", ANN, "acme"),
     }
-    assert env.stand_in.by_kind["users.list"] == 2
+    assert env.stand_in.by_kind["users.list"] == 3  # 5 users, 2 a page
+
+
+def test_directory_refused_names_the_admin(env: Env) -> None:
+    env.stand_in.undelegated.add(ANN)
+    with pytest.raises(AuthError, match=r"ann@acme\.test: cannot impersonate.*delegation"):
+        fetch_directory(env.config, "acme", RetryPolicy(sleep=env.sleeps.append))
+
+
+def test_progress_reports_every_mailbox_and_the_failures(env: Env) -> None:
+    env.stand_in.undelegated.add(CAT)
+    seen: list[tuple[int, int, int]] = []
+    env.sync(progress=lambda done, total, failed: seen.append((done, total, failed)))
+    assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert seen[-1][2] == 1 and [s[2] for s in seen] == sorted(s[2] for s in seen)
 
 
 def test_cli_sync_names_failed_mailboxes_exits_3_and_status_shows_them(

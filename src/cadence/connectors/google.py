@@ -443,8 +443,9 @@ def classify(exc: BaseException, mailbox: str) -> Retryable | None:
         said = f" (token endpoint: {error}: {data.get('error_description', '')})" if error else ""
         if error == "unauthorized_client":
             why = (
-                "domain-wide delegation is not granted to the service account for the calendar "
-                "scope (Admin console > Security > API controls > Domain-wide delegation)"
+                "domain-wide delegation is not granted to the service account for the scopes "
+                f"cadence asks ({CALENDAR_SCOPE}, and {DIRECTORY_SCOPE} for org pull): see "
+                "Admin console > Security > API controls > Domain-wide delegation"
             )
         elif error == "invalid_grant":
             why = "not a (non-suspended) user of the domain, or the key was revoked"
