@@ -8,59 +8,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cadence.config import load_config, resolve_database_url
 from cadence.connectors.runner import in_shard
-from cadence.orgchart import parse_csv
-from cadence.sandbox.company import Company, build_company
-from cadence.sandbox.demo import GOOGLE, MICROSOFT, SECRET_ENV, Served, serve, write_people
+from cadence.sandbox.demo import GOOGLE, SECRET_ENV
 from cadence.sandbox.server import Fault
-from cadence.sandbox.world import World
-from cadence.store.database import make_engine, upgrade
-from cadence.store.people import replace_chart
-
-
-@dataclass
-class Live:
-    served: Served
-    company: Company
-    folder: Path
-    database_url: str
-
-    def cadence(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """The command as cron runs it: another process, the config from the environment."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
-        env["CADENCE_CONFIG"] = str(self.served.config_path)
-        env["CADENCE_DATABASE_URL"] = self.database_url
-        if SECRET_ENV in os.environ:
-            env[SECRET_ENV] = os.environ[SECRET_ENV]
-        return subprocess.run(
-            [sys.executable, "-c", "from cadence.cli import main; main()", *args],
-            cwd=self.folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-
-def start(folder: Path, database_url: str, latency: float = 0.0) -> Iterator[Live]:
-    world = World()
-    company = build_company(world, size=24, seed=5, sources=(GOOGLE, MICROSOFT))
-    people = write_people(folder / "people.csv", company)
-    with serve(world, folder, latency=latency) as served:
-        config = load_config(served.config_path, database_url=database_url)
-        engine = make_engine(resolve_database_url(config))
-        upgrade(engine)
-        replace_chart(engine, parse_csv(people, sources=config.sources))
-        engine.dispose()
-        yield Live(served, company, folder, database_url)
+from cadence.store.database import make_engine
+from live_company import Live, start
 
 
 @pytest.fixture
