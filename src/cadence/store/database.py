@@ -72,7 +72,7 @@ def current_revision(engine: Engine) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
         raise StoreError(
-            f"cannot open the database {redact(str(engine.url))}: {_first_line(exc)}"
+            f"cannot open the database {redact(str(engine.url))}: {first_line(exc)}"
         ) from exc
 
 
@@ -82,7 +82,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     try:
         command.upgrade(_alembic_config(engine), "head")
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot upgrade the database schema: {_first_line(exc)}") from exc
+        raise StoreError(f"cannot upgrade the database schema: {first_line(exc)}") from exc
     return before, head_revision()
 
 
@@ -114,6 +114,7 @@ def open_store(url: str) -> Engine:
     return engine
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error, for a one-line message (no SQL, no parameters)."""
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

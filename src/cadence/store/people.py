@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cadence.errors import StoreError
 from cadence.normalised import OrgPerson
-from cadence.store.database import _first_line
+from cadence.store.database import first_line
 from cadence.store.models import Alias, Person
 
 PEOPLE: Table = Person.__table__  # type: ignore[assignment]
@@ -45,7 +45,7 @@ def replace_chart(engine: Engine, people: Sequence[OrgPerson]) -> None:
                 conn.execute(insert(ALIASES), aliases)
     except SQLAlchemyError as exc:
         raise StoreError(
-            f"could not save the org chart (the old one is kept): {_first_line(exc)}"
+            f"could not save the org chart (the old one is kept): {first_line(exc)}"
         ) from exc
 
 
