@@ -20,9 +20,11 @@ from cadence.pipeline.params import Params
 ENGINES = ("pandas", "dask")
 
 
-def _per_partition(copies: pd.DataFrame, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _per_partition(
+    copies: pd.DataFrame, rules: pd.DataFrame, p: Params
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     occ = occurrences(copies, p)
-    return occ, pair_figures(occ, p)
+    return occ, pair_figures(occ, rules, p)
 
 
 def _sorted(occ: pd.DataFrame, figures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -32,6 +34,7 @@ def _sorted(occ: pd.DataFrame, figures: pd.DataFrame) -> tuple[pd.DataFrame, pd.
 
 def run(
     copies: pd.DataFrame,
+    rules: pd.DataFrame,
     p: Params,
     engine_kind: str = "pandas",
     scheduler: str | None = None,
@@ -41,9 +44,9 @@ def run(
     if engine_kind == "pandas":
         if scheduler:
             raise UsageError("--scheduler needs --engine dask")
-        return _sorted(*_per_partition(copies, p))
+        return _sorted(*_per_partition(copies, rules, p))
     if engine_kind == "dask":
-        return _sorted(*_run_dask(copies, p, scheduler, partitions))
+        return _sorted(*_run_dask(copies, rules, p, scheduler, partitions))
     raise UsageError(f"unknown engine {engine_kind!r}: use one of {', '.join(ENGINES)}")
 
 
@@ -52,12 +55,16 @@ def _is_address(scheduler: str) -> bool:
 
 
 def _run_dask(
-    copies: pd.DataFrame, p: Params, scheduler: str | None, partitions: int | None
+    copies: pd.DataFrame,
+    rules: pd.DataFrame,
+    p: Params,
+    scheduler: str | None,
+    partitions: int | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     import dask
     import dask.dataframe as dd
 
-    codes = pd.factorize(copies["manager"], sort=True)[0]
+    codes = pd.factorize(copies["manager_code"], sort=True)[0]
     managers = int(codes.max()) + 1 if len(codes) else 1
     n = max(1, min(managers, partitions or 8))
     # Index by manager number: from_pandas never splits one index value over two partitions,
@@ -65,7 +72,7 @@ def _run_dask(
     frame = copies.set_index(pd.Index(codes.astype(np.int64), name="part")).sort_index(
         kind="stable"
     )
-    empty_occ, empty_fig = _per_partition(copies.iloc[:0], p)
+    empty_occ, empty_fig = _per_partition(copies.iloc[:0], rules, p)
 
     def occ_part(part: pd.DataFrame) -> pd.DataFrame:
         return occurrences(part.reset_index(drop=True), p)
@@ -74,7 +81,7 @@ def _run_dask(
     with dask.config.set({"dataframe.convert-string": False}):
         ddf = dd.from_pandas(frame, npartitions=n, sort=True)
         occ = ddf.map_partitions(occ_part, meta=empty_occ)
-        figures = occ.map_partitions(partial(pair_figures, p=p), meta=empty_fig)
+        figures = occ.map_partitions(partial(pair_figures, rules=rules, p=p), meta=empty_fig)
     if scheduler and _is_address(scheduler):
         from distributed import Client
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from sqlalchemy import Connection, Engine, and_, false, or_, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
@@ -66,6 +67,11 @@ EVENT_TIMES = (
 )
 ATTENDEE_TIMES = ("response_at", "response_seen_at", "last_seen")
 KEY = ("source", "mailbox", "event_id")
+# Texts with few distinct values (per company, not per event) are kept as categoricals.
+CATEGORICAL = frozenset(
+    {"source", "mailbox", "series_id", "ical_uid", "event_type", "status", "organizer"}
+    | {"recurrence", "email", "response"}
+)
 CHUNK_ROWS = 200_000
 
 
@@ -115,12 +121,26 @@ def _raw(column: ColumnElement) -> ColumnElement:
 
 
 def _read(conn: Connection, stmt: object, times: tuple[str, ...]) -> pd.DataFrame:
+    """Read in chunks, each made compact at once (times parsed, texts as categoricals), so the
+    peak memory is one chunk of Python objects plus the compact result."""
     chunks = []
     for chunk in pd.read_sql(stmt, conn, chunksize=CHUNK_ROWS):  # type: ignore[call-overload]
-        for name in times:
-            chunk[name] = utc(chunk[name])
+        for name in chunk.columns:
+            if name in times:
+                chunk[name] = utc(chunk[name])
+            elif name in CATEGORICAL:
+                chunk[name] = chunk[name].astype("category")
         chunks.append(chunk)
-    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    if len(chunks) == 1:
+        return chunks[0]
+    columns = {}
+    for name in chunks[0].columns:
+        parts = [c[name] for c in chunks]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            columns[name] = pd.Series(union_categoricals(parts, ignore_order=True))
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def load_events(conn: Connection, since: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,8 +8,11 @@ email wherever it appears: :meth:`Org.resolve` does both, for any array of email
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
+
+from cadence.normalised import normalise_email
 
 
 def _normalise(values: pd.Series) -> pd.Series:
@@ -34,26 +37,50 @@ class Org:
         normal = _normalise(emails)
         return normal.map(self.alias_map).fillna(normal).where(normal.notna())
 
+    def resolve_one(self, email: str) -> str:
+        normal = normalise_email(email)
+        return self.alias_map.get(normal, normal)
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        names = self.people["name"]
+        return {e: n for e, n in zip(names.index, names, strict=True) if isinstance(n, str) and n}
+
     def name(self, email: str) -> str:
         """A person's display name (their email when the org chart does not know them)."""
-        if email in self.people.index:
-            name = self.people.at[email, "name"]
-            if isinstance(name, str) and name:
-                return name
-        return email
+        return self._names.get(email, email)
 
-    def managers(self) -> list[str]:
+    @cached_property
+    def _managers(self) -> list[str]:
         direct = self.pairs[self.pairs["kind"] == "pair"]
         return sorted(direct["manager"].unique().tolist())
 
-    def directors(self) -> list[str]:
-        managers = set(self.managers())
+    def managers(self) -> list[str]:
+        return list(self._managers)
+
+    @cached_property
+    def _directors(self) -> list[str]:
+        managers = set(self._managers)
         above = self.below.loc[self.below["person"].isin(managers), "ancestor"]
         return sorted(above.unique().tolist())
+
+    def directors(self) -> list[str]:
+        return list(self._directors)
 
     def skip_level_managers(self) -> list[str]:
         skips = self.pairs[self.pairs["kind"] == "skip"]
         return sorted(skips["manager"].unique().tolist())
+
+    @cached_property
+    def _members(self) -> dict[str, list[str]]:
+        below = self.below
+        groups = below.groupby("ancestor").indices
+        persons = below["person"].to_numpy()
+        return {str(a): sorted(persons[rows].tolist()) for a, rows in groups.items()}
+
+    def members(self, email: str) -> list[str]:
+        """Everyone below ``email`` at any depth, sorted."""
+        return self._members.get(email, [])
 
 
 def build_org(people: pd.DataFrame, aliases: pd.DataFrame) -> Org:

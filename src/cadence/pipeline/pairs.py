@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from cadence.pipeline.params import Params, in_days
-from cadence.pipeline.recurrence import parse_rules
 
 COUNTS = [
     "scheduled",
@@ -50,7 +49,7 @@ def in_window(occ: pd.DataFrame, p: Params) -> pd.Series:
     return (occ["original_start"] > p.window_start) & (occ["original_start"] <= p.as_of)
 
 
-def pair_figures(occ: pd.DataFrame, p: Params) -> pd.DataFrame:
+def pair_figures(occ: pd.DataFrame, rules: pd.DataFrame, p: Params) -> pd.DataFrame:
     """Per pair present in ``occ`` (index pair_id), ``FIGURE_COLUMNS`` with exact (unrounded)
     days and rates."""
     pair = occ["pair_id"]
@@ -87,7 +86,7 @@ def pair_figures(occ: pd.DataFrame, p: Params) -> pd.DataFrame:
         occ.loc[upcoming, "start"].groupby(pair[upcoming]).min().rename("next_scheduled"),
         how="outer",
     )
-    figures = figures.join(_intended_cadence(occ, p), how="outer")
+    figures = figures.join(_intended_cadence(occ, rules, p), how="outer")
     figures.index.name = "pair_id"
     return figures.reindex(columns=FIGURE_COLUMNS)
 
@@ -119,22 +118,17 @@ def _actual_cadence(held: pd.DataFrame) -> pd.Series:
     return gaps.groupby(held.loc[same, "pair_id"]).median().rename("actual_cadence_days")
 
 
-def _intended_cadence(occ: pd.DataFrame, p: Params) -> pd.Series:
+def _intended_cadence(occ: pd.DataFrame, rules: pd.DataFrame, p: Params) -> pd.Series:
     """The shortest cadence of the pair's series active at as-of (null: none, ad hoc).
 
-    A series is its RRULE text within the pair: every occurrence, in either calendar, carries it.
-    Active: it has an occurrence at or before as-of, and it has not ended before as-of (UNTIL; for
-    COUNT, its last stored occurrence).
+    A series is its recurrence rule within the pair: every occurrence, in either calendar,
+    carries it. Active: it has an occurrence at or before as-of, and it has not ended before
+    as-of (UNTIL; for COUNT, its last stored occurrence). ``rules`` is :func:`parse_rules`'s
+    table, indexed by the ``rule`` code the occurrences carry.
     """
-    rec = occ[occ["recurrence"].notna()]
-    if rec.empty:
-        return pd.Series(dtype=float, name="intended_cadence_days")
-    series = rec.groupby(["pair_id", "recurrence"])["original_start"].agg(["min", "max"])
-    series = series.reset_index()
-    texts = pd.Series(series["recurrence"].unique())
-    rules = parse_rules(texts, p.timezone)
-    rules.index = pd.Index(texts)
-    series = series.join(rules, on="recurrence")
+    rec = occ[occ["rule"].notna()]
+    series = rec.groupby(["pair_id", "rule"])["original_start"].agg(["min", "max"])
+    series = series.reset_index().join(rules, on="rule")
     begun = series["min"] <= p.as_of
     until_ok = series["until"].isna() | (series["until"] >= p.as_of)
     count_ok = series["count"].isna() | (series["max"] >= p.as_of)

@@ -128,10 +128,3 @@ def trends(occ: pd.DataFrame, pairs: pd.DataFrame, below: pd.DataFrame, p: Param
     org_sums.index.names = ["email", "week"]
     own.index.names = ["email", "week"]
     return Trends(org=org_sums, own=own, weeks=p.week_labels())
-
-
-def trend_of(table: pd.DataFrame, emails: list[str], weeks: int) -> pd.DataFrame:
-    """Sum of the trend rows of ``emails``, one row per week (0 for weeks with nothing)."""
-    rows = table[table.index.get_level_values("email").isin(emails)]
-    summed = rows.groupby(level="week").sum()
-    return summed.reindex(range(weeks), fill_value=0)[TREND_COLUMNS]

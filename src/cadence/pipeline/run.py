@@ -46,8 +46,8 @@ def compute_frames(
 ) -> HealthResult:
     """The compute step alone, from frames already loaded (benchmarks and notebooks)."""
     org = build_org(frames.people, frames.aliases)
-    copies = assign_copies(frames, org)
-    occ, figures = run(copies, params, engine_kind, scheduler, partitions)
+    copies, rules = assign_copies(frames, org, params)
+    occ, figures = run(copies, rules, params, engine_kind, scheduler, partitions)
     pairs = with_health(complete(org.pairs, figures), params)
     return HealthResult(
         params=params,

@@ -8,14 +8,18 @@ half to even, on the exact values); anything that cannot be computed is ``None``
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from cadence.errors import UsageError
 from cadence.pipeline.result import HealthResult
-from cadence.pipeline.rollups import TREND_COLUMNS, trend_of
+from cadence.pipeline.rollups import TREND_COLUMNS
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COUNT_FIELDS = [
     "scheduled",
     "held",
@@ -73,25 +77,33 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _isoformat(micros: int, zone: ZoneInfo) -> str:
+    # Plain datetimes: a pandas Timestamp per value would cost more than the whole view.
+    return (EPOCH + timedelta(microseconds=int(micros))).astimezone(zone).isoformat()
+
+
 def _timeline(result: HealthResult, pair_id: int) -> list[dict[str, Any]]:
-    tz = result.params.timezone
+    rows = result.timeline(pair_id)
+    zone = ZoneInfo(result.params.timezone)
     return [
         {
-            "original_start": _time(o.original_start, tz),
-            "start": _time(o.start, tz),
-            "outcome": o.outcome,
-            "canceller_role": None if _missing(o.canceller_role) else o.canceller_role,
-            "rescheduled": bool(o.rescheduled),
-            "late": bool(o.late),
+            "original_start": _isoformat(original, zone),
+            "start": _isoformat(start, zone),
+            "outcome": outcome,
+            "canceller_role": None if _missing(role) else role,
+            "rescheduled": bool(moved),
+            "late": bool(late),
         }
-        for o in result.timeline(pair_id).itertuples(index=False)
+        for original, start, outcome, role, moved, late in zip(
+            rows["original_start"],
+            rows["start"],
+            rows["outcome"],
+            rows["canceller_role"],
+            rows["rescheduled"],
+            rows["late"],
+            strict=True,
+        )
     ]
-
-
-def _records(pairs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]]:
-    """The pairs' rows as dicts (``pair_id`` included), sorted by ``order``."""
-    rows = pairs.sort_values(order).reset_index()
-    return [{str(k): v for k, v in row.items()} for row in rows.to_dict("records")]
 
 
 def _entry(result: HealthResult, row: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +134,7 @@ def _entry(result: HealthResult, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resolve(result: HealthResult, email: str) -> str:
-    return str(result.org.resolve(pd.Series([email])).iloc[0])
+    return result.org.resolve_one(email)
 
 
 def manager_view(result: HealthResult, email: str) -> dict[str, Any]:
@@ -130,26 +142,24 @@ def manager_view(result: HealthResult, email: str) -> dict[str, Any]:
     who = _resolve(result, email)
     if who not in result.manager_summary.index:
         raise UsageError(f"{email} is not a manager: nobody in the org chart reports to them")
-    pairs = result.pairs
-    reports = pairs[(pairs["kind"] == "pair") & (pairs["manager"] == who)]
-    skips = pairs[(pairs["kind"] == "skip") & (pairs["manager"] == who)]
     return {
         "kind": "manager",
         "manager": _person(result, who),
         "as_of": result.as_of.isoformat(),
         "window_weeks": result.params.window_weeks,
         "summary": _summary(_row(result.manager_summary, who)),
-        "reports": [_entry(result, row) for row in _records(reports, ["report"])],
+        "reports": [_entry(result, row) for row in result.pair_records(who, "pair")],
         "skip_levels": [
-            {**_entry(result, row), "via": row["via"]} for row in _records(skips, ["report", "via"])
+            {**_entry(result, row), "via": row["via"]} for row in result.pair_records(who, "skip")
         ],
     }
 
 
-def _weeks(result: HealthResult, sums: pd.DataFrame) -> list[dict[str, Any]]:
+def _weeks(result: HealthResult, sums: np.ndarray) -> list[dict[str, Any]]:
+    """Trend weeks from a (weeks x TREND_COLUMNS) array of sums."""
     weeks = []
-    rows = sums[TREND_COLUMNS].to_dict("records")
-    for label, row in zip(result.trends.weeks, rows, strict=True):
+    for label, values in zip(result.trends.weeks, sums.tolist(), strict=True):
+        row = dict(zip(TREND_COLUMNS, values, strict=True))
         scheduled, missed = int(row["scheduled"]), int(row["missed"])
         weeks.append(
             {
@@ -167,30 +177,26 @@ def _weeks(result: HealthResult, sums: pd.DataFrame) -> list[dict[str, Any]]:
 def _sub_orgs(result: HealthResult, director: str) -> list[dict[str, Any]]:
     """Each direct report of the director who is a manager heads a sub-org: them and everyone
     below them; sub-orgs with fewer pairs than the privacy floor fold into ``other``."""
-    org, trends, n = result.org, result.trends, result.params.trend_weeks
+    org = result.org
     managers = set(result.manager_summary.index)
-    direct = org.pairs[(org.pairs["kind"] == "pair") & (org.pairs["manager"] == director)]
-    heads = sorted(r for r in direct["report"] if r in managers)
-    below_count = org.below.groupby("ancestor").size()
+    heads = [r for r in result.pairs_of(director, "pair")["report"] if r in managers]
     floor = result.params.min_group_size
     shown: list[str] = []
     folded: list[str] = []
     for head in heads:
-        (shown if 1 + int(below_count.get(head, 0)) >= floor else folded).append(head)
+        # The head's own pair with the director, plus one pair per person below the head.
+        (shown if 1 + len(org.members(head)) >= floor else folded).append(head)
+
+    def trend(heads: list[str]) -> list[dict[str, Any]]:
+        return _weeks(result, result.trend(heads) + result.trend(heads, own=True))
+
     out: list[dict[str, Any]] = [
-        {
-            "label": org.name(head),
-            "head": _person(result, head),
-            "trend": _weeks(
-                result, trend_of(trends.org, [head], n) + trend_of(trends.own, [head], n)
-            ),
-        }
+        {"label": org.name(head), "head": _person(result, head), "trend": trend([head])}
         for head in shown
     ]
     out.sort(key=lambda s: (s["label"], s["head"]["email"]))
     if folded:
-        sums = trend_of(trends.org, folded, n) + trend_of(trends.own, folded, n)
-        out.append({"label": "other", "head": None, "trend": _weeks(result, sums)})
+        out.append({"label": "other", "head": None, "trend": trend(folded)})
     return out
 
 
@@ -202,11 +208,10 @@ def director_view(
     ``previous`` is the run at as-of minus 7 days: its org summary becomes ``previous_summary``.
     """
     who = _resolve(result, email)
-    if who not in set(result.directors()):
+    if who not in result.director_summary.index or who not in set(result.directors()):
         raise UsageError(f"{email} is not a director: no manager is below them in the org chart")
-    below = result.org.below
-    org_people = set(below.loc[below["ancestor"] == who, "person"])
-    managers = [who, *sorted(m for m in result.manager_summary.index if m in org_people)]
+    summaries = result.manager_summary.index
+    managers = [who, *(m for m in result.org.members(who) if m in summaries)]
     floor = result.params.min_group_size
     listed = []
     for manager in managers:
@@ -229,7 +234,7 @@ def director_view(
         "as_of": result.as_of.isoformat(),
         "window_weeks": result.params.window_weeks,
         "trend_weeks": n,
-        "trend": _weeks(result, trend_of(result.trends.org, [who], n)),
+        "trend": _weeks(result, result.trend([who])),
         "sub_orgs": _sub_orgs(result, who),
         "managers": listed,
         "summary": _summary(_row(result.director_summary, who)),

@@ -1,0 +1,208 @@
+"""Benchmark the health pipeline on a synthetic company (issue 5).
+
+Builds, for each size, a company of N people (a tree, spans of 3 to 9; 85% of pairs with a weekly
+or biweekly 1:1 series, some skip-level 1:1s), with 26 weeks of history and 5 weeks ahead in BOTH
+calendars of every meeting, written straight into a SQLite store with bulk inserts (this measures
+the pipeline, not the connectors). Then times, pinned to one core:
+
+- load: ``load_store`` (SQL -> frames);
+- compute: ``compute_frames`` (frames -> every figure), and its peak traced memory;
+- views: every manager's and director's view dict.
+
+Usage: ``python benchmarks/bench_pipeline.py [--people 5000 10000 20000] [--engine pandas]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sqlite3
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cadence.config import parse_config
+from cadence.pipeline import compute_frames
+from cadence.pipeline.load import load_store
+from cadence.pipeline.params import Params
+from cadence.pipeline.views import director_view, manager_view
+from cadence.store.database import make_engine, upgrade
+
+AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+HISTORY_WEEKS = 26
+AHEAD_WEEKS = 5
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def org_chart(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A tree of ``n`` people: each manager gets 3-9 reports, breadth first."""
+    emails = np.array([f"p{i:06d}@bench.test" for i in range(n)], dtype=object)
+    managers = np.empty(n, dtype=object)
+    managers[0] = None
+    nxt, boss = 1, 0
+    while nxt < n:
+        span = int(rng.integers(3, 10))
+        end = min(n, nxt + span)
+        managers[nxt:end] = emails[boss]
+        nxt, boss = end, boss + 1
+    return pd.DataFrame({"email": emails, "name": [f"Person {i}" for i in range(n)],
+                         "manager_email": managers})  # fmt: skip
+
+
+def meetings(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """One row per occurrence: manager, report, uid, original start, start, outcome draws."""
+    pairs = people.dropna(subset=["manager_email"])
+    pairs = pairs[rng.random(len(pairs)) < 0.85]
+    index = pd.Series(np.arange(len(people)), index=people["email"])
+    skip_mgr = people.set_index("email")["manager_email"].reindex(pairs["manager_email"])
+    skips = pd.DataFrame({"manager_email": skip_mgr.to_numpy(), "email": pairs["email"].to_numpy()})
+    skips = skips.dropna()
+    skips = skips[rng.random(len(skips)) < 0.2]
+    series = pd.concat(
+        [
+            pd.DataFrame({"m": pairs["manager_email"], "r": pairs["email"],
+                          "every": rng.choice([1, 1, 1, 2], len(pairs))}),
+            pd.DataFrame({"m": skips["manager_email"], "r": skips["email"], "every": 4}),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    series["sid"] = np.arange(len(series))
+    weeks = np.arange(-HISTORY_WEEKS, AHEAD_WEEKS)
+    occ = series.loc[series.index.repeat(len(weeks))].reset_index(drop=True)
+    occ["week"] = np.tile(weeks, len(series))
+    occ = occ[occ["week"] % occ["every"] == 0].reset_index(drop=True)
+    day = rng.integers(0, 5, len(series))[occ["sid"]]
+    hour = rng.integers(8, 17, len(series))[occ["sid"]]
+    monday = pd.Timestamp(AS_OF).normalize() - pd.Timedelta(days=AS_OF.weekday())
+    occ["original_start"] = (
+        monday + pd.to_timedelta(occ["week"] * 7 + day, unit="D") + pd.to_timedelta(hour, unit="h")
+    )
+    draw = rng.random(len(occ))
+    occ["cancelled"] = draw < 0.08
+    occ["declined_by"] = np.where((draw >= 0.08) & (draw < 0.12), rng.integers(1, 3, len(occ)), 0)
+    moved = rng.random(len(occ)) < 0.05
+    occ["start"] = occ["original_start"] + pd.to_timedelta(np.where(moved, 26, 0), unit="h")
+    occ["organizer_is_report"] = rng.random(len(series))[occ["sid"]] < 0.1
+    occ["index_m"] = index.reindex(occ["m"]).to_numpy()
+    return occ
+
+
+def write_store(path: Path, people: pd.DataFrame, occ: pd.DataFrame) -> int:
+    """Bulk-insert people, events (a copy per calendar) and attendees; returns event rows."""
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    seen = "2026-05-01 00:00:00.000000"
+    fmt = lambda s: s.dt.strftime(SQLITE_TIME)  # noqa: E731
+    ostart, start = fmt(occ["original_start"]), fmt(occ["start"])
+    end = fmt(occ["start"] + pd.Timedelta(minutes=30))
+    updated = fmt(occ["original_start"] - pd.Timedelta(hours=30))
+    organizer = np.where(occ["organizer_is_report"], occ["r"], occ["m"])
+    uid = "s" + occ["sid"].astype(str)
+    status = np.where(occ["cancelled"], "cancelled", "confirmed")
+    rule = np.where(occ["every"] == 1, "RRULE:FREQ=WEEKLY", "RRULE:FREQ=WEEKLY;INTERVAL=2")
+    rule = np.where(occ["every"] == 4, "RRULE:FREQ=MONTHLY", rule)
+    event_id = uid + "_" + occ["original_start"].dt.strftime("%Y%m%dT%H%M%SZ")
+    events, attendees = [], []
+    for mailbox in (occ["m"], occ["r"]):
+        events.append(pd.DataFrame({
+            "source": "g", "mailbox": mailbox, "event_id": event_id, "series_id": uid,
+            "ical_uid": uid, "original_start": ostart, "start": start, "end": end,
+            "all_day": 0, "event_type": "default", "status": status, "organizer": organizer,
+            "recurrence": rule, "source_updated": updated,
+            "cancelled_at": np.where(occ["cancelled"], updated, None), "cancel_seen_at": None,
+            "first_seen": seen, "last_seen": seen,
+        }))  # fmt: skip
+        for who, code in ((occ["m"], 1), (occ["r"], 2)):
+            declined = occ["declined_by"] == code
+            attendees.append(pd.DataFrame({
+                "source": "g", "mailbox": mailbox, "event_id": event_id, "email": who,
+                "response": np.where(declined, "declined", "accepted"),
+                "is_organizer": (who == organizer).astype(int), "is_resource": 0, "optional": 0,
+                "response_at": np.where(declined, updated, None), "response_seen_at": None,
+                "last_seen": seen,
+            }))  # fmt: skip
+    ev, att = pd.concat(events), pd.concat(attendees)
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO people (email, name, manager_email) VALUES (?, ?, ?)",
+            people[["email", "name", "manager_email"]].itertuples(index=False),
+        )
+        cols = ", ".join(f'"{c}"' for c in ev.columns)
+        marks = ", ".join("?" * len(ev.columns))
+        conn.executemany(f"INSERT INTO events ({cols}) VALUES ({marks})",
+                         ev.itertuples(index=False))  # fmt: skip
+        cols = ", ".join(f'"{c}"' for c in att.columns)
+        marks = ", ".join("?" * len(att.columns))
+        conn.executemany(f"INSERT INTO attendees ({cols}) VALUES ({marks})",
+                         att.itertuples(index=False))  # fmt: skip
+    return len(ev)
+
+
+def run(n: int, engine_kind: str, folder: Path) -> None:
+    rng = np.random.default_rng(n)
+    people = org_chart(n, rng)
+    occ = meetings(people, rng)
+    path = folder / f"bench_{n}.db"
+    t = time.perf_counter()
+    rows = write_store(path, people, occ)
+    build = time.perf_counter() - t
+    engine = make_engine(f"sqlite:///{path}")
+    params = Params.from_config(parse_config({}), AS_OF)
+
+    t = time.perf_counter()
+    frames = load_store(engine, params.load_since)
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    result = compute_frames(frames, params, engine_kind=engine_kind)
+    compute = time.perf_counter() - t
+    tracemalloc.start()
+    compute_frames(frames, params, engine_kind=engine_kind)
+    _, compute_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del frames
+    tracemalloc.start()
+    load_store(engine, params.load_since)
+    _, load_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    t = time.perf_counter()
+    for email in result.managers():
+        manager_view(result, email)
+    for email in result.directors():
+        director_view(result, email)
+    views = time.perf_counter() - t
+    engine.dispose()
+    pairs = int((result.pairs["kind"] == "pair").sum())
+    print(
+        f"people={n:>6} pairs={pairs:>6} event_rows={rows:>8} occurrences={len(occ):>7} "
+        f"| build {build:6.1f}s | load {load:6.2f}s peak {load_peak / 2**20:6.0f} MiB "
+        f"| compute {compute:6.2f}s peak {compute_peak / 2**20:6.0f} MiB "
+        f"| load+compute {load + compute:6.2f}s "
+        f"| {len(result.managers())} manager + {len(result.directors())} director views "
+        f"{views:6.1f}s",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, nargs="+", default=[5000, 10000, 20000])
+    parser.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
+    with tempfile.TemporaryDirectory() as folder:
+        for n in args.people:
+            run(n, args.engine, Path(folder))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    print(f"max resident set size of the whole run: {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
