@@ -1,0 +1,203 @@
+"""The manager and director views: INTERFACE.md's JSON shapes, skip-levels, weekly trends in the
+configured zone, sub-orgs, the privacy floor, and the engines and loading paths that feed them."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine
+
+from cadence.config import parse_config
+from cadence.errors import UsageError
+from cadence.pipeline import compute, compute_frames, load
+from cadence.pipeline.params import Params
+from cadence.pipeline.views import director_view, manager_view
+from cadence.store.database import make_engine
+from pipeline.builders import (
+    AS_OF,
+    BOSS,
+    MGR,
+    REP,
+    Meeting,
+    add_people,
+    at,
+    changed,
+    config,
+    small_org,
+    store,
+    weekly,
+)
+
+ENTRY = [
+    "email", "name", "status", "reasons", "scheduled", "held", "missed", "cancelled_by_manager",
+    "cancelled_by_report", "declined", "late_cancellations", "rescheduled", "cancellation_rate",
+    "held_minutes", "intended_cadence_days", "actual_cadence_days", "last_held",
+    "days_since_last_held", "next_scheduled", "consecutive_missed", "cadence_bucket",
+    "minutes_per_week", "streak_cancelled_by_manager", "timeline",
+]  # fmt: skip
+SUMMARY = [
+    "direct_reports", "covered", "coverage_rate", "with_recurring_series", "cancellation_rate",
+    "manager_cancel_share", "median_actual_cadence_days", "status_counts",
+]  # fmt: skip
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> Any:
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+def test_manager_view_shape_and_skip_levels(db: Engine) -> None:
+    small_org(db)
+    meetings = weekly("w", at(28), 5)
+    meetings[1] = changed(meetings[1], status="cancelled", updated=at(21) - timedelta(hours=3))
+    store(db, [*meetings, Meeting("sk", at(3), people=(BOSS, REP), organizer=BOSS)])
+    result = compute(db, config(), AS_OF)
+    view = manager_view(result, " MIA@acme.test")  # compared trimmed, case-insensitively
+    json.dumps(view, allow_nan=False)
+    assert list(view) == ["kind", "manager", "as_of", "window_weeks", "summary", "reports",
+                          "skip_levels"]  # fmt: skip
+    assert view["manager"] == {"email": MGR, "name": "Mia"}
+    assert view["as_of"] == "2026-11-23T12:00:00+00:00"
+    assert list(view["summary"]) == SUMMARY
+    (entry,) = view["reports"]
+    assert list(entry) == ENTRY
+    assert entry["timeline"][1] == {
+        "original_start": "2026-11-02T10:00:00+00:00",
+        "start": "2026-11-02T10:00:00+00:00",
+        "outcome": "cancelled",
+        "canceller_role": "manager",
+        "rescheduled": False,
+        "late": True,
+    }
+    assert view["skip_levels"] == []
+    boss = manager_view(result, BOSS)
+    assert [r["email"] for r in boss["reports"]] == [MGR]
+    assert boss["summary"]["direct_reports"] == 1
+    (skip,) = boss["skip_levels"]
+    assert (skip["email"], skip["via"], skip["held"]) == (REP, MGR, 1)
+    with pytest.raises(UsageError, match="not a manager"):
+        manager_view(result, REP)
+    with pytest.raises(UsageError, match="not a director"):
+        director_view(result, MGR)
+
+
+def _company(db: Engine) -> None:
+    """dana directs: ann (6 reports), bea (2 reports) and cal (no reports)."""
+    rows: list[tuple[str, str, str | None]] = [(BOSS, "Dana", None)]
+    rows += [(f"{m}@acme.test", m.title(), BOSS) for m in ("ann", "bea", "cal")]
+    rows += [(f"a{i}@acme.test", f"A{i}", "ann@acme.test") for i in range(6)]
+    rows += [(f"b{i}@acme.test", f"B{i}", "bea@acme.test") for i in range(2)]
+    add_people(db, rows)
+    meetings = []
+    for manager, report in [(m, r) for r, _, m in rows if m]:
+        series = weekly(f"{manager}-{report}", at(56), 9, people=(manager, report),
+                        organizer=manager)  # fmt: skip
+        # One late cancellation by the manager, in the week before as-of's week.
+        series[7] = changed(series[7], status="cancelled", updated=at(7) - timedelta(hours=1))
+        meetings += series
+    store(db, meetings)
+
+
+def test_director_view_trend_sub_orgs_and_privacy(db: Engine) -> None:
+    _company(db)
+    result = compute(db, config(), AS_OF)
+    view = director_view(result, BOSS)
+    text = json.dumps(view, allow_nan=False)
+    assert list(view) == ["kind", "director", "as_of", "window_weeks", "trend_weeks", "trend",
+                          "sub_orgs", "managers", "summary", "previous_summary"]  # fmt: skip
+    assert len(view["trend"]) == 26
+    assert view["trend"][-1]["week"] == "2026-W48" and view["trend"][0]["week"] == "2026-W23"
+    # 11 pairs; each has one 1:1 a week on Mondays, cancelled in week 47.
+    assert view["trend"][-2] == {
+        "week": "2026-W47",
+        "scheduled": 11,
+        "missed": 11,
+        "cancelled_by_manager": 11,
+        "cancelled_by_report": 0,
+        "cancellation_rate": 1.0,
+    }
+    assert view["trend"][-3]["scheduled"] == 11 and view["trend"][-3]["missed"] == 0
+    assert view["trend"][0]["cancellation_rate"] is None
+    assert view["summary"]["direct_reports"] == 11
+    # ann's sub-org: her 1:1 with dana plus her 6 pairs; bea's 3 pairs fold into "other".
+    ann, other = view["sub_orgs"]
+    assert ann["label"] == "Ann" and ann["head"] == {"email": "ann@acme.test", "name": "Ann"}
+    assert ann["trend"][-2]["scheduled"] == 7
+    assert other["label"] == "other" and other["head"] is None
+    assert other["trend"][-2]["scheduled"] == 3
+    managers = {m["manager"]["email"]: m for m in view["managers"]}
+    assert list(managers) == [BOSS, "ann@acme.test", "bea@acme.test"]
+    assert managers[BOSS]["suppressed"] and managers[BOSS]["summary"] is None
+    assert managers["bea@acme.test"]["suppressed"]
+    assert managers["ann@acme.test"]["summary"]["direct_reports"] == 6
+    for report in ("a0@", "b0@", "cal@", "A0", "Cal"):
+        assert report not in text  # a director's report never names a report
+    assert view["previous_summary"] is None
+
+
+def test_privacy_floor_off_and_previous_week(db: Engine) -> None:
+    _company(db)
+    cfg = parse_config({"report": {"min_group_size": 1}})
+    result = compute(db, cfg, AS_OF)
+    previous = compute(db, cfg, AS_OF - timedelta(days=7))
+    view = director_view(result, BOSS, previous=previous)
+    assert [s["label"] for s in view["sub_orgs"]] == ["Ann", "Bea"]
+    assert not any(m["suppressed"] for m in view["managers"])
+    assert view["previous_summary"] == director_view(previous, BOSS)["summary"]
+    assert view["previous_summary"] != view["summary"]
+
+
+def test_weeks_are_cut_in_the_configured_zone(db: Engine) -> None:
+    small_org(db)
+    # Monday 01:00 in Tokyo is still Sunday in UTC.
+    store(db, [Meeting("t", at(1, hour=16))])
+    for zone, week in (("UTC", "2026-W47"), ("Asia/Tokyo", "2026-W48")):
+        cfg = parse_config({"org": {"timezone": zone}})
+        trend = director_view(compute(db, cfg, AS_OF), BOSS)["trend"]
+        assert [w["week"] for w in trend if w["scheduled"]] == [week]
+
+
+def test_dask_engine_equals_pandas_on_a_local_cluster(db: Engine) -> None:
+    distributed = pytest.importorskip("distributed")
+    _company(db)
+    cfg = config()
+    base = compute(db, cfg, AS_OF)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        on_cluster = compute(
+            db, cfg, AS_OF, engine_kind="dask", scheduler=cluster.scheduler_address
+        )
+    pd.testing.assert_frame_equal(on_cluster.pairs, base.pairs)
+    assert director_view(on_cluster, BOSS) == director_view(base, BOSS)
+    threads = compute(db, cfg, AS_OF, engine_kind="dask")
+    pd.testing.assert_frame_equal(threads.occurrences, base.occurrences)
+
+
+def test_engine_choices_are_checked(db: Engine) -> None:
+    small_org(db)
+    with pytest.raises(UsageError, match="unknown engine"):
+        compute(db, config(), AS_OF, engine_kind="spark")
+    with pytest.raises(UsageError, match="needs --engine dask"):
+        compute(db, config(), AS_OF, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(UsageError, match="time zone"):
+        compute(db, config(), AS_OF.replace(tzinfo=None))
+
+
+def test_reading_in_chunks_gives_the_same_frames(db: Engine, monkeypatch: Any) -> None:
+    _company(db)
+    params = Params.from_config(config(), AS_OF)
+    whole = load.load_store(db, params.load_since)
+    monkeypatch.setattr(load, "CHUNK_ROWS", 7)
+    chunked = load.load_store(db, params.load_since)
+    for name in ("events", "attendees"):
+        pd.testing.assert_frame_equal(
+            getattr(chunked, name), getattr(whole, name), check_categorical=False
+        )
+    pd.testing.assert_frame_equal(
+        compute_frames(chunked, params).pairs, compute_frames(whole, params).pairs
+    )
