@@ -198,6 +198,20 @@ def test_an_expired_delta_link_starts_a_new_full_round(hs: Harness) -> None:
     ]
 
 
+def test_a_cancel_hidden_by_an_expired_delta_link_is_still_seen(hs: Harness) -> None:
+    """The organizer's @removed went with the expired link: the full round notices the gap."""
+    hs.sync()
+    hs.world.cancel_instance("ann-bob", CANCELLED, at=NOW)
+    hs.graph.expire_delta_links()
+    hs.clock.now = NOW + timedelta(hours=1)
+    assert not hs.sync().failed
+    for mailbox in (ANN, BOB):
+        assert hs.row(mailbox, ical_uid="ann-bob", original_start=CANCELLED)["status"] == (
+            "cancelled"
+        )
+    assert {r["status"] for r in hs.rows(ANN) if r["original_start"] != CANCELLED} == {"confirmed"}
+
+
 def test_429_retry_after_is_honoured_for_a_request_and_for_a_batch_part(hs: Harness) -> None:
     throttled = {"error": {"code": "ApplicationThrottled", "message": "too many"}}
     hs.graph.fault(kind="delta", mailbox=BOB, status=429, retry_after="7", body=throttled)

@@ -20,7 +20,9 @@ Cancellations are recognised in every way CALENDAR-APIS.md lists, each stored as
 event this mailbox organises, stored by an earlier sync inside the window, that the delta now
 reports ``@removed`` (the organizer's calendar drops cancelled occurrences). ``@removed`` of an
 event never stored, outside the window, or in an attendee's mailbox (where it also means the
-attendee deleted or declined it) changes nothing.
+attendee deleted or declined it) changes nothing. A full round that is not the mailbox's first
+(a re-baseline, ``--full``, after a 410) has no ``@removed``: there, an event this mailbox
+organises, stored live inside the window, that the round no longer lists is cancelled.
 
 Errors: 429 and 5xx and dropped connections are retried by the shared policy (``Retry-After``
 honoured), 401 once more with a fresh token, 410 is :class:`~cadence.errors.TokenExpired` (the
@@ -40,6 +42,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from sqlalchemy import select
 
 from cadence.config import Config, OutlookSource
 from cadence.connectors.outlook_auth import GraphAuth, make_session
@@ -48,6 +51,7 @@ from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
 from cadence.connectors.runner import MailboxJob, Page
 from cadence.errors import AuthError, SyncError, TokenExpired
 from cadence.normalised import Event, OrgPerson, normalise_email
+from cadence.store.models import Event as EventRow
 
 MAX_BATCH = 20
 PAGE_SIZE = 100  # events per delta page (Prefer: odata.maxpagesize)
@@ -311,10 +315,15 @@ class OutlookReader:
                 f"?startDateTime={_iso(w.start)}&endDateTime={_iso(w.end)}"
             )
             body = self.get(url, where)
+        listed: set[str] = set()
         while True:
-            events = self._events(job, body.get("value") or [])
+            values = body.get("value") or []
+            events = self._events(job, values)
+            listed.update(str(v["id"]) for v in values if "@removed" not in v and v.get("id"))
             next_link, delta_link = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
             if delta_link:
+                if not job.token:
+                    events += self._vanished(job, listed)
                 yield Page(events, token=str(delta_link))
                 return
             if not next_link:
@@ -381,6 +390,31 @@ class OutlookReader:
                     )
                 )
         return out
+
+    def _vanished(self, job: MailboxJob, listed: set[str]) -> list[Event]:
+        """After a full round (a re-baseline, ``--full``, a 410), what this mailbox organises,
+        stored live inside the window, that the round no longer listed: gone from the
+        organizer's calendar view, so cancelled (the ``@removed`` it would have had in a delta
+        round went with the expired link)."""
+        e = EventRow.__table__.c
+        w = job.window
+        query = select(e.event_id).where(
+            e.source == job.source,
+            e.mailbox == job.mailbox,
+            e.organizer == job.mailbox,
+            e.status != "cancelled",
+            e.original_start >= w.start,
+            e.original_start < w.end,
+            e.start >= w.start,
+            e.start < w.end,
+        )
+        with job.engine.connect() as conn:
+            stored = conn.execute(query).scalars().all()
+        return [
+            Event(source=job.source, mailbox=job.mailbox, event_id=ident, status="cancelled")
+            for ident in stored
+            if ident not in listed
+        ]
 
     def _masters(self, mailbox: str, ids: set[str]) -> dict[str, dict[str, Any] | None]:
         """The series masters of these ids, from the run's cache or fetched (20 a request)."""
