@@ -64,8 +64,12 @@ def manager_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
         "",
         f"- Coverage: {s['covered']} of {s['direct_reports']} had a 1:1 held"
         f" ({fmt_rate(s.get('coverage_rate'))})",
-        f"- Cancellation rate: {fmt_rate(s.get('cancellation_rate'))} of scheduled 1:1s missed;"
-        f" {fmt_rate(s.get('manager_cancel_share'))} of the misses were cancelled by you",
+        f"- Cancellation rate: {fmt_rate(s.get('cancellation_rate'))} of scheduled 1:1s missed"
+        + (
+            f"; {fmt_rate(s['manager_cancel_share'])} of the misses were cancelled by you"
+            if s.get("manager_cancel_share") is not None
+            else ""
+        ),
         f"- Recurring series: {s['with_recurring_series']} of {s['direct_reports']};"
         f" typical gap between 1:1s {words.every(s.get('median_actual_cadence_days'))}",
         "",
