@@ -62,7 +62,7 @@ def main() -> None:
                 summary = run_nightly(config, engine, now=lambda: datetime.now(UTC))
                 show(label, summary, time.perf_counter() - t0, len(company.people))
             print(
-                f"concurrency {config.sync.concurrency} per source; two sources in turn; "
+                f"concurrency {config.sync.concurrency} per source, both sources side by side; "
                 f"google served {served.google.total} requests, graph {served.graph.total}"
             )
         engine.dispose()

@@ -125,3 +125,29 @@ def test_shards_split_mailboxes_exactly_once(mailboxes: list[str], count: int) -
     for mailbox in mailboxes:
         owners = [i for i in range(1, count + 1) if in_shard(mailbox, (i, count))]
         assert len(owners) == 1
+
+
+def test_a_source_that_is_down_fails_fast_and_the_other_still_syncs(live: Live) -> None:
+    """Every Google mailbox fails: after the first ten, the rest are not tried, each named."""
+    from dataclasses import replace
+
+    from cadence.config import load_config
+    from cadence.connectors.kinds import connect
+    from cadence.connectors.retry import RetryPolicy
+    from cadence.connectors.runner import run_sync
+
+    config = load_config(live.served.config_path, database_url=live.database_url)
+    config = replace(config, sync=replace(config.sync, concurrency=1))
+    no_wait = RetryPolicy(max_retries=2, sleep=lambda _: None)
+    live.served.google.fault(Fault(action="drop", kind="events.list", times=None))
+    engine = make_engine(live.database_url)
+    summary = run_sync(config, engine, connect=lambda c, name: connect(c, name, no_wait))
+    engine.dispose()
+    google = sorted(p.email for p in live.company.people if p.source == GOOGLE)
+    assert sorted(r.mailbox for r in summary.failed) == google
+    skipped = [r for r in summary.failed if (r.error or "").startswith("not tried: ")]
+    assert len(skipped) == len(google) - 10 and all(r.requests == 0 for r in skipped)
+    assert "none succeeded (last: " in (skipped[0].error or "")
+    assert len(summary.ok) == len(live.company.people) - len(google)
+    # The stand-in never heard from the mailboxes that were not tried.
+    assert all(live.served.google.by_mailbox[r.mailbox] == 0 for r in skipped)

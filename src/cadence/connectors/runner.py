@@ -243,15 +243,19 @@ def run_sync(
     summary = SyncSummary()
     clock = time.monotonic()
     counter = _Progress(total, progress)
-    for name, connector in connectors.items():
+
+    def one_source(name: str) -> list[MailboxResult]:
         src = config.sources[name]
         ensure_mailboxes(engine, name, src.kind, plan[name])
         workers = src.concurrency or config.sync.concurrency
-        summary.results.extend(
-            _sync_source(
-                connector, engine, config.sync, name, plan[name], full, workers, now, counter
-            )
+        return _sync_source(
+            connectors[name], engine, config.sync, name, plan[name], full, workers, now, counter
         )
+
+    # Sources are different services with their own quotas: they are read side by side.
+    with ThreadPoolExecutor(max_workers=len(connectors), thread_name_prefix="source") as pool:
+        for results in pool.map(one_source, connectors):
+            summary.results.extend(results)
     summary.seconds = time.monotonic() - clock
     _finish_run(engine, run_id, now(), summary)
     return summary
@@ -269,6 +273,42 @@ class _Progress:
             self.failed += 0 if result.ok else 1
             if self._callback:
                 self._callback(self.done, self.total, self.failed)
+
+
+BREAKER_MIN = 10
+
+
+class _Breaker:
+    """Stops reading a source that has failed for every one of its first mailboxes.
+
+    Without it, an endpoint that is down or a key that was revoked costs every mailbox its full
+    round of retries (minutes for a large org) before the run can say so. One success anywhere
+    keeps it closed, so a few bad mailboxes never stop the others.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.successes = 0
+        self.failures = 0
+        self.last_error = ""
+        self._lock = threading.Lock()
+
+    def record(self, result: MailboxResult) -> None:
+        with self._lock:
+            if result.ok:
+                self.successes += 1
+            else:
+                self.failures += 1
+                self.last_error = result.error or ""
+
+    def tripped(self) -> str | None:
+        with self._lock:
+            if self.successes or self.failures < self.threshold:
+                return None
+            return (
+                f"not tried: the source failed for the first {self.failures} mailboxes "
+                f"and none succeeded (last: {self.last_error})"
+            )
 
 
 def _sync_source(
@@ -294,8 +334,16 @@ def _sync_source(
                 readers.append(r)
         return r
 
+    breaker = _Breaker(threshold=max(BREAKER_MIN, 2 * workers))
+
     def one(mailbox: str) -> MailboxResult:
-        result = sync_mailbox(reader(), engine, sync, source, mailbox, full=full, now=now)
+        reason = breaker.tripped()
+        if reason is not None:
+            record_outcome(engine, source, mailbox, ran_at=now(), error=reason)
+            result = MailboxResult(source, mailbox, reason, 0, 0)
+        else:
+            result = sync_mailbox(reader(), engine, sync, source, mailbox, full=full, now=now)
+            breaker.record(result)
         progress(result)
         return result
 
