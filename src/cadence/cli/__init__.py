@@ -24,7 +24,6 @@ from cadence.cli.sync import sync_command
 from cadence.errors import CadenceError
 
 
-
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Run `cadence COMMAND --help` for a command's options and examples.",
