@@ -72,6 +72,7 @@ def report(
     latency: float,
     concurrency: int,
     server_cpu: float,
+    client_cpu: float,
 ) -> None:
     mailboxes = len(summary.results)
     sign_in = sum(counts.get(k, 0) for k in SIGN_IN)
@@ -85,7 +86,8 @@ def report(
         f"parts) + {sign_in} sign-in requests; "
         f"ideal {ideal:.1f} s (requests x {latency * 1000:.0f} ms / {concurrency}); "
         f"ratio {summary.seconds / ideal if ideal else float('nan'):.2f}; "
-        f"{summary.events_saved} events saved; stand-in CPU {server_cpu:.1f} s"
+        f"{summary.events_saved} events saved; "
+        f"CPU: sync {client_cpu:.1f} s, stand-in {server_cpu:.1f} s"
     )
     if summary.failed:
         print("  first failure:", summary.failed[0].mailbox, summary.failed[0].error)
@@ -126,22 +128,20 @@ def main() -> None:
         try:
             parent.send("counts")
             cpu = parent.recv()["cpu"]
+            mine = time.process_time()
             full = run_sync(config, engine, now=lambda: NOW)
+            mine = time.process_time() - mine
             parent.send("counts")
             counts = parent.recv()
-            report("full sync", full, counts, args.latency, args.concurrency, counts["cpu"] - cpu)
-            cpu = counts["cpu"]
+            args_ = (args.latency, args.concurrency, counts["cpu"] - cpu, mine)
+            report("full sync", full, counts, *args_)
+            cpu, mine = counts["cpu"], time.process_time()
             incremental = run_sync(config, engine, now=lambda: NOW + timedelta(hours=1))
+            mine = time.process_time() - mine
             parent.send("counts")
             counts = parent.recv()
-            report(
-                "no-change incremental",
-                incremental,
-                counts,
-                args.latency,
-                args.concurrency,
-                counts["cpu"] - cpu,
-            )
+            args_ = (args.latency, args.concurrency, counts["cpu"] - cpu, mine)
+            report("no-change incremental", incremental, counts, *args_)
         finally:
             parent.send("stop")
             proc.join()
