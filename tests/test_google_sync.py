@@ -4,8 +4,10 @@ loopback stand-in, the runner saves into a real database (SQLite and PostgreSQL)
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
@@ -462,3 +466,87 @@ def test_cli_sync_names_failed_mailboxes_exits_3_and_status_shows_them(
         outcomes = {m["mailbox"]: m for m in json.loads(status.stdout)["mailboxes"]}
         assert outcomes[DAN]["outcome"] == "failed" and "delegation" in outcomes[DAN]["error"]
         assert outcomes[BOB]["outcome"] == "ok" and outcomes[BOB]["error"] is None
+
+
+MUTATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["cancel", "decline", "move", "add", "remove", "end"]),
+        st.integers(0, 1000),  # which series / occurrence / person, reduced modulo their count
+        st.integers(0, 1000),
+        st.booleans(),  # sync after this mutation
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def mutate(world: World, op: str, a: int, b: int, n: int) -> None:
+    recurring = sorted(u for u, s in world.series.items() if s.recurring and not s.cancelled)
+    uid = recurring[a % len(recurring)]
+    s = world.series[uid]
+    # Occurrences well inside the window, so a moved one stays in it.
+    middle = s.original_starts(NOW - timedelta(days=150), NOW + timedelta(days=20))
+    if not middle:
+        return
+    t = middle[b % len(middle)]
+    guests = sorted(g.email for g in s.guests if not g.resource and g.email != s.organizer)
+    if op == "cancel":
+        world.cancel_instance(uid, t)
+    elif op == "decline" and guests:
+        world.decline(uid, guests[b % len(guests)], t if a % 2 else None)
+    elif op == "move":
+        world.move_instance(uid, t, t + timedelta(hours=(a % 5) - 2))
+    elif op == "add":
+        people = sorted(world.people)
+        world.add_one_off(f"new-{n}@acme.test", people[a % 4], [people[b % 4]], t, HALF_HOUR)
+    elif op == "remove" and guests:
+        world.remove_attendee(uid, guests[b % len(guests)])
+    elif op == "end":
+        world.cancel_series(uid, from_start=t)
+
+
+def comparable(stored: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """What a sync must agree on: status always; times, organizer, recurrence and responses of
+    live occurrences (a cancelled copy legitimately keeps what an earlier sync knew)."""
+    out: dict[tuple[str, str], Any] = {}
+    for key, row in stored.items():
+        if row["status"] == "cancelled":
+            out[key] = "cancelled"
+            continue
+        responses = {e: a["response"] for e, a in row.get("attendees", {}).items()}
+        out[key] = (row["start"], row["end"], row["organizer"], row["recurrence"], responses)
+    return out
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(mutations=MUTATIONS)
+def test_incremental_syncs_end_where_a_fresh_full_sync_of_the_same_world_ends(
+    mutations: list[tuple[str, int, int, bool]], tmp_path: Path, sqlite_template: Path
+) -> None:
+    clock = ManualClock(NOW)
+    world = build_world(clock)
+
+    def database() -> Engine:
+        path = tmp_path / f"{uuid.uuid4().hex}.db"
+        shutil.copy(sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        load_people(engine, world)
+        return engine
+
+    with GoogleStandIn(world) as stand_in:
+        config = make_config(tmp_path, stand_in, "sqlite://")
+        synced = Env(world, stand_in, clock, config, database(), [], tmp_path)
+        assert not synced.sync().failed
+        for n, (op, a, b, sync_after) in enumerate(mutations):
+            clock.advance(timedelta(minutes=10))
+            mutate(world, op, a, b, n)
+            if sync_after:
+                assert not synced.sync().failed
+        assert not synced.sync().failed
+        fresh = Env(world, stand_in, ManualClock(NOW), config, database(), [], tmp_path)
+        assert not fresh.sync().failed
+        assert comparable(rows(synced.engine)) == comparable(rows(fresh.engine))
+        synced.engine.dispose()
+        fresh.engine.dispose()
