@@ -14,9 +14,11 @@ from cadence.connectors.outlook_events import (
     map_event,
     parse_instant,
     recurrence_to_rrule,
+    series_uid,
 )
 from cadence.errors import SyncError
 from cadence.normalised import Attendee
+from cadence.sandbox.graph import global_object_id
 
 WEEKDAYS = list(DAYS)
 
@@ -222,3 +224,31 @@ def test_weekly_rrule_yields_the_pattern_s_days_up_to_the_end_date(
     # The end date is inclusive, a whole day: nothing after it, and its own day can occur.
     assert all(d.date() <= end for d in dates)
     assert all(((d.date() - start).days // 7) % interval == 0 for d in dates)
+
+
+@given(
+    uid=st.text(
+        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=80,
+    ),
+    day=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)),
+)
+def test_an_occurrence_s_global_object_id_gives_back_the_series_uid(uid: str, day: date) -> None:
+    """Graph's iCalUId of an occurrence, and of its master, name the series as Google does."""
+    assert series_uid(global_object_id(uid, day)) == uid
+    assert series_uid(global_object_id(uid)) == uid
+
+
+def test_a_native_exchange_id_loses_its_occurrence_date_and_other_uids_pass_through() -> None:
+    native = (
+        "040000008200E00074C5B7101A82E008"
+        "07EA0B17"
+        "00000000000000000000000000000000"
+        "10000000"
+        "0123456789ABCDEF0123456789ABCDEF"
+    )
+    master = native[:32] + "00000000" + native[40:]
+    assert series_uid(native) == master == series_uid(master)
+    for other in ("ann-bob@acme.test", "ZZ" * 50, "", None):
+        assert series_uid(other) == other

@@ -53,6 +53,40 @@ NEVER_YEAR = 1
 _FRACTION = re.compile(r"\.(\d+)")
 
 
+# Exchange's GlobalObjectId (MS-OXOCAL 2.2.1.27), which Graph shows hex-encoded as ``iCalUId``:
+# a class id, the occurrence's date in bytes 16-19 (zero on the series), a creation time, a size,
+# then data. A meeting that came from another system (a Google invitation) carries its original
+# iCalendar UID in that data, after the marker ``vCal-Uid`` and the version 1.
+GLOBAL_OBJECT_CLASS = bytes.fromhex("040000008200E00074C5B7101A82E008")
+VCAL_UID = b"vCal-Uid\x01\x00\x00\x00"
+
+
+def series_uid(ical_uid: str | None) -> str | None:
+    """The iCalendar UID every copy of a series shares, whichever service holds the copy.
+
+    Graph's ``iCalUId`` is Exchange's GlobalObjectId in hex, with each occurrence's date written
+    into it. Without that date it is the UID Exchange sends out for the series; when the series
+    came from elsewhere, the UID it came with is inside it and is what the other side knows.
+    Anything else (not a GlobalObjectId) is taken as it is.
+    """
+    if not ical_uid or len(ical_uid) < 80:
+        return ical_uid
+    try:
+        raw = bytes.fromhex(ical_uid)
+    except ValueError:
+        return ical_uid
+    if raw[:16] != GLOBAL_OBJECT_CLASS:
+        return ical_uid
+    data = raw[40 : 40 + int.from_bytes(raw[36:40], "little")]
+    if data.startswith(VCAL_UID):
+        embedded = data[len(VCAL_UID) :].split(b"\x00", 1)[0]
+        try:
+            return embedded.decode("utf-8")
+        except UnicodeDecodeError:
+            return ical_uid
+    return (raw[:16] + bytes(4) + raw[20:]).hex().upper()
+
+
 def parse_instant(value: str | None) -> datetime | None:
     """A Graph DateTimeOffset (``2026-11-23T10:00:00.1234567Z``) as an aware UTC datetime."""
     if not value:
@@ -204,9 +238,9 @@ def map_event(
         mailbox=mailbox,
         event_id=str(raw["id"]),
         status="cancelled" if cancelled or raw.get("isCancelled") else "confirmed",
-        # The series' UID (the master's), as Google gives it: with the original start it names
-        # the occurrence in every calendar, whichever service holds it.
-        ical_uid=(master or {}).get("iCalUId") or raw.get("iCalUId"),
+        # The series' UID, as Google gives it: with the original start it names the occurrence
+        # in every calendar, whichever service holds it.
+        ical_uid=series_uid((master or {}).get("iCalUId") or raw.get("iCalUId")),
         series_id=raw.get("seriesMasterId"),
         original_start=original,
         start=start,

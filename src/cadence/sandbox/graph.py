@@ -20,8 +20,8 @@ How the world shows in a mailbox follows CALENDAR-APIS.md: an occurrence the org
 leaves the organizer's calendar view (``@removed`` in the next delta) and stays in each
 attendee's with ``isCancelled: true``; a deleted series likewise; someone taken off a series sees
 it cancelled. Occurrence ids and ``iCalUId`` differ per occurrence; ``iCalUId`` is the same in
-every mailbox. Ids are opaque to clients but encode (mailbox, series, original start), so the
-stand-in needs no table of them.
+every mailbox (Exchange's GlobalObjectId in hex, wrapping the world's UID). Ids are opaque to
+clients but encode (mailbox, series, original start), so the stand-in needs no table of them.
 
 Like Outlook, it allows 4 concurrent requests per mailbox: a fifth gets 429 with ``Retry-After``
 (:attr:`GraphStandIn.mailbox_concurrency`). :meth:`GraphStandIn.expire_delta_links` makes every
@@ -41,7 +41,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -49,6 +49,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography import x509
 
+from cadence.connectors.outlook_events import GLOBAL_OBJECT_CLASS, VCAL_UID
 from cadence.sandbox.entra import Entra, RegisteredApp
 from cadence.sandbox.server import Request, Response, StandIn
 from cadence.sandbox.tls import TLSFiles, make_tls
@@ -113,11 +114,20 @@ def occurrence_id(mailbox: str, s: Series, original_start: datetime) -> str:
     return _b64(f"{mailbox}\x1f{s.uid}\x1f{original_start.isoformat()}")
 
 
+def global_object_id(uid: str, day: date | None = None) -> str:
+    """Graph's ``iCalUId``: Exchange's GlobalObjectId in hex, wrapping the series' iCalendar UID
+    (``vCal-Uid``, as for a meeting that came from another system), with ``day`` written in for
+    an occurrence (so it differs per occurrence and is the same in every mailbox)."""
+    data = VCAL_UID + uid.encode() + b"\x00"
+    when = bytes([day.year >> 8, day.year & 0xFF, day.month, day.day]) if day else bytes(4)
+    size = len(data).to_bytes(4, "little")
+    return (GLOBAL_OBJECT_CLASS + when + bytes(16) + size + data).hex().upper()
+
+
 def occurrence_ical_uid(s: Series, original_start: datetime) -> str:
-    """Per occurrence, the same in every mailbox (as Exchange's ``iCalUId`` is)."""
     if s.recurrence is None:
-        return s.uid
-    return f"{s.uid}-{original_start.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+        return global_object_id(s.uid)
+    return global_object_id(s.uid, original_start.astimezone(UTC).date())
 
 
 def user_id(email: str) -> str:
@@ -671,7 +681,7 @@ class GraphStandIn(StandIn):
             type="seriesMaster",
             seriesMasterId=None,
             originalStart=None,
-            iCalUId=s.uid,
+            iCalUId=global_object_id(s.uid),
             start=graph_time(s.start),
             end=graph_time(s.start + s.duration),
             lastModifiedDateTime=instant(s.updated),
