@@ -550,3 +550,36 @@ def test_incremental_syncs_end_where_a_fresh_full_sync_of_the_same_world_ends(
         assert comparable(rows(synced.engine)) == comparable(rows(fresh.engine))
         synced.engine.dispose()
         fresh.engine.dispose()
+
+
+@pytest.mark.parametrize("listing", ["instances", "series"])
+def test_a_deleted_series_cancels_its_occurrences_however_google_lists_it(
+    listing: str, tmp_path: Path, sqlite_url: str
+) -> None:
+    clock = ManualClock(NOW)
+    world = build_world(clock)
+    engine = make_engine(sqlite_url)
+    with GoogleStandIn(world) as stand_in:
+        stand_in.series_deletion = listing
+        env = Env(
+            world,
+            stand_in,
+            clock,
+            make_config(tmp_path, stand_in, sqlite_url),
+            engine,
+            [],
+            tmp_path,
+        )
+        load_people(engine, world)
+        assert not env.sync().failed
+        clock.advance(timedelta(days=1))
+        world.cancel_series("team@acme.test")
+        assert not env.sync().failed
+        team = {k: v for k, v in rows(engine).items() if v["ical_uid"] == "team@acme.test"}
+        assert {m for m, _ in team} == {ANN, BOB, CAT, DAN} and len(team) == 4 * 15  # in the window
+        assert all(v["status"] == "cancelled" for v in team.values())
+        assert all(v["cancel_seen_at"] == NOW + timedelta(days=1) for v in team.values())
+        # Nothing else changed, and no row stands for the series itself.
+        others = [v for v in rows(engine).values() if v["ical_uid"] != "team@acme.test"]
+        assert all(v["original_start"] is not None for v in others)
+    engine.dispose()

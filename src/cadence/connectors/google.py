@@ -276,10 +276,19 @@ class GoogleReader:
                 return
 
     def _normalise(self, items: list[dict[str, Any]], job: MailboxJob, events: Any) -> list[Event]:
-        sparse_ids = [i["id"] for i in items if i.get("status") == "cancelled" and "start" not in i]
-        known = job.existing(sparse_ids) if sparse_ids else {}
-        out = []
+        sparse = [i["id"] for i in items if i.get("status") == "cancelled" and "start" not in i]
+        known = job.existing(sparse) if sparse else {}
+        # A sparse cancelled item outside any series is a deleted one-off, or a deleted series
+        # itself (Google may list the series rather than its instances: unconfirmed).
+        loose = {i["id"] for i in items if i["id"] in sparse and not i.get("recurringEventId")}
+        deleted_series = job.series_instances(loose - known.keys()) if loose else {}
+        out: list[Event] = []
         for item in items:
+            if item["id"] in deleted_series:
+                out.extend(_cancel_series(item, deleted_series[item["id"]], job))
+                continue
+            if item["id"] in loose and item["id"] not in known:
+                continue  # a one-off deleted before cadence ever saw it: nothing to keep
             series = None
             series_id = item.get("recurringEventId")
             if series_id:
@@ -325,6 +334,27 @@ class GoogleReader:
                 return people
 
 
+def _cancel_series(
+    item: dict[str, Any], stored: list[dict[str, Any]], job: MailboxJob
+) -> list[Event]:
+    """A deleted series listed as itself: every stored occurrence is cancelled, exactly as if
+    Google had listed each instance cancelled, so either listing gives the same rows."""
+    updated = _parse_time(item.get("updated"))
+    return [
+        Event(
+            source=job.source,
+            mailbox=job.mailbox,
+            event_id=row["event_id"],
+            status="cancelled",
+            series_id=item["id"],
+            original_start=row["original_start"],
+            updated=updated,
+        )
+        for row in stored
+        if row["status"] != "cancelled"
+    ]
+
+
 def to_event(
     item: dict[str, Any], source: str, mailbox: str, series: _Series | None, known: bool
 ) -> Event:
@@ -337,7 +367,7 @@ def to_event(
     recurrence = series.recurrence if series else None
     if status == "cancelled" and start is None:
         # Sparse: keep what the store knows; fill a never-seen instance from its series.
-        if known or series is None:
+        if known or series is None or not series.item:
             return Event(
                 source=source,
                 mailbox=mailbox,

@@ -40,6 +40,7 @@ from cadence.store.events import (
     record_outcome,
     save_page,
 )
+from cadence.store.models import Event as EventRow
 from cadence.store.models import Person, RunLog, SyncState
 
 
@@ -72,11 +73,28 @@ class MailboxJob:
     token: str | None  # None: a full round over ``window``
     window: Window
     engine: Engine
+    seen_at: datetime | None = None  # the time this run records for what it sees
 
     def existing(self, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored rows of these events of this mailbox (what earlier syncs knew)."""
         with self.engine.connect() as conn:
             return existing_events(conn, self.source, self.mailbox, event_ids)
+
+    def series_instances(self, series_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The stored occurrences of these series in this mailbox, by series id."""
+        ids = sorted(set(series_ids))
+        found: dict[str, list[dict[str, Any]]] = {}
+        c = EventRow.__table__.c
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                query = select(EventRow.__table__).where(
+                    c.source == self.source,
+                    c.mailbox == self.mailbox,
+                    c.series_id.in_(ids[i : i + 500]),
+                )
+                for row in conn.execute(query).mappings():
+                    found.setdefault(row["series_id"], []).append(dict(row))
+        return found
 
 
 class MailboxReader(Protocol):
@@ -413,7 +431,7 @@ def _round(
     seen_at: datetime,
     first_sync: bool,
 ) -> int:
-    job = MailboxJob(source, mailbox, token, window, engine)
+    job = MailboxJob(source, mailbox, token, window, engine, seen_at)
     saved = 0
     for page in reader.pages(job):
         saved += save_page(

@@ -160,6 +160,9 @@ class GoogleStandIn(StandIn):
         self._generation = 0  # bumped by expire_tokens(): older sync tokens answer 410
         self._expired_for: set[str] = set()
         self.users_page_limit = 500  # users.list gives at most this many a page
+        # How a deleted recurring series is listed (unconfirmed which Google does): as each of
+        # its instances cancelled ("instances"), or as the series alone ("series").
+        self.series_deletion = "instances"
 
     # -- set-up helpers -------------------------------------------------------------------------
 
@@ -414,7 +417,23 @@ class GoogleStandIn(StandIn):
                 found = world.occurrences(s, tmin, tmax)
                 occurrences.extend(o for o in found if wanted is None or o.original_start in wanted)
             occurrences.sort(key=lambda o: (o.original_start, o.series.uid))
-        items = [self._instance(o, mailbox) for o in occurrences]
+        items = []
+        deleted: set[str] = set()
+        for o in occurrences:
+            s = o.series
+            if s.cancelled and self.series_deletion == "series" and s.recurrence is not None:
+                if s.uid not in deleted:  # the deleted series as one item, not its instances
+                    deleted.add(s.uid)
+                    items.append(
+                        {
+                            "kind": "calendar#event",
+                            "id": event_id(s.uid),
+                            "status": "cancelled",
+                            "updated": _rfc3339(s.cancelled_at or self.world.clock()),
+                        }
+                    )
+                continue
+            items.append(self._instance(o, mailbox))
         return [i for i in items if show_deleted or i["status"] != "cancelled"]
 
     def _instance(self, o: Occurrence, mailbox: str) -> dict[str, Any]:
