@@ -13,6 +13,7 @@ from cadence.connectors.outlook_events import (
     DAYS,
     map_event,
     parse_instant,
+    read_master,
     recurrence_to_rrule,
     series_uid,
 )
@@ -71,14 +72,14 @@ def test_an_occurrence_maps_onto_google_vocabulary() -> None:
             "range": {"type": "noEnd", "startDate": "2026-01-05"},
         }
     }
-    e = map_event(_raw(), source="m365", mailbox="ann@acme.test", master=master)
+    e = map_event(_raw(), source="m365", mailbox="ann@acme.test", series=read_master(master))
     # Without the master's series-wide UID, the occurrence's own one; with it, the series'.
     assert e.ical_uid == "0400000082-occ-1"
     e = map_event(
         _raw(),
         source="m365",
         mailbox="ann@acme.test",
-        master={**master, "iCalUId": "0400000082-series"},
+        series=read_master({**master, "iCalUId": "0400000082-series"}),
     )
     assert e.ical_uid == "0400000082-series"
     assert e.status == "confirmed"
@@ -120,8 +121,11 @@ def test_cancelled_oof_all_day_and_one_off_shapes() -> None:
     )
     assert (oof.event_type, oof.all_day, oof.original_start) == ("outOfOffice", True, None)
     assert oof.start == datetime(2026, 11, 24, tzinfo=UTC)
-    # The master says it is cancelled although this copy does not.
-    assert map_event(_raw(), source="s", mailbox="x", cancelled=True).status == "cancelled"
+    # The master says it is cancelled although this copy does not (its date, not another's).
+    listed = read_master({"cancelledOccurrences": ["OID.AAMk-master.2026-11-23"]})
+    assert map_event(_raw(), source="s", mailbox="x", series=listed).status == "cancelled"
+    other = read_master({"cancelledOccurrences": ["OID.AAMk-master.2026-11-30"]})
+    assert map_event(_raw(), source="s", mailbox="x", series=other).status == "confirmed"
 
 
 def test_times_in_another_zone_are_converted_and_unknown_zones_refused() -> None:

@@ -46,7 +46,7 @@ from sqlalchemy import select
 
 from cadence.config import Config, OutlookSource
 from cadence.connectors.outlook_auth import GraphAuth, make_session
-from cadence.connectors.outlook_events import map_event, parse_instant
+from cadence.connectors.outlook_events import Series, map_event, read_master
 from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
 from cadence.connectors.runner import MailboxJob, Page
 from cadence.errors import AuthError, SyncError, TokenExpired
@@ -101,16 +101,6 @@ def _json(response: requests.Response) -> Any:
         if response.ok:
             raise MalformedAnswer(f"{response.url}: body is not JSON") from exc
         return None
-
-
-def _master_dates(master: Mapping[str, Any] | None) -> frozenset[str]:
-    """The dates (``YYYY-MM-DD``) a master lists in ``cancelledOccurrences``
-    (``OID.<master id>.<date>``)."""
-    if not master:
-        return frozenset()
-    return frozenset(
-        str(oid).rsplit(".", 1)[-1] for oid in master.get("cancelledOccurrences") or []
-    )
 
 
 @dataclass(frozen=True)
@@ -204,7 +194,7 @@ class OutlookConnector:
         self.auth = GraphAuth(config, source, self.session)
         self.prefer = f'outlook.timezone="UTC", odata.maxpagesize={PAGE_SIZE}'
         self.batcher = DeltaBatcher(self)
-        self._masters: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._masters: dict[tuple[str, str], Series | None] = {}
         self._masters_lock = threading.Lock()
 
     @property
@@ -216,12 +206,12 @@ class OutlookConnector:
 
     # -- series masters: fetched once per run -------------------------------------------------
 
-    def cached_master(self, mailbox: str, master_id: str) -> tuple[bool, dict[str, Any] | None]:
+    def cached_master(self, mailbox: str, master_id: str) -> tuple[bool, Series | None]:
         with self._masters_lock:
             key = (mailbox, master_id)
             return key in self._masters, self._masters.get(key)
 
-    def remember_master(self, mailbox: str, master_id: str, master: dict[str, Any] | None) -> None:
+    def remember_master(self, mailbox: str, master_id: str, master: Series | None) -> None:
         with self._masters_lock:
             self._masters[(mailbox, master_id)] = master
 
@@ -353,21 +343,9 @@ class OutlookReader:
         )
         events: list[Event] = []
         for v in live:
-            master = masters.get(str(v.get("seriesMasterId") or ""))
-            original = parse_instant(v.get("originalStart")) if master else None
-            by_master = original is not None and original.date().isoformat() in _master_dates(
-                master
-            )
+            series = masters.get(str(v.get("seriesMasterId") or ""))
             try:
-                events.append(
-                    map_event(
-                        v,
-                        source=job.source,
-                        mailbox=job.mailbox,
-                        master=master,
-                        cancelled=by_master,
-                    )
-                )
+                events.append(map_event(v, source=job.source, mailbox=job.mailbox, series=series))
             except (ValueError, KeyError, TypeError) as exc:
                 raise SyncError(
                     f"mailbox {job.mailbox}: event {v.get('id')} has an unreadable field: {exc}"
@@ -416,9 +394,9 @@ class OutlookReader:
             if ident not in listed
         ]
 
-    def _masters(self, mailbox: str, ids: set[str]) -> dict[str, dict[str, Any] | None]:
+    def _masters(self, mailbox: str, ids: set[str]) -> dict[str, Series | None]:
         """The series masters of these ids, from the run's cache or fetched (20 a request)."""
-        found: dict[str, dict[str, Any] | None] = {}
+        found: dict[str, Series | None] = {}
         missing = []
         for ident in sorted(ids):
             known, master = self.c.cached_master(mailbox, ident)
@@ -436,7 +414,7 @@ class OutlookReader:
     def _master_url(self, mailbox: str, ident: str) -> str:
         return f"/users/{quote(mailbox)}/events/{quote(ident)}?$select={MASTER_FIELDS}"
 
-    def _fetch_masters(self, mailbox: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    def _fetch_masters(self, mailbox: str, ids: list[str]) -> dict[str, Series | None]:
         where = f"mailbox {mailbox}"
         if len(ids) == 1:
             return {ids[0]: self._one_master(mailbox, ids[0])}
@@ -453,21 +431,21 @@ class OutlookReader:
             where,
         )
         parts = {str(r.get("id")): r for r in answer.get("responses") or []}
-        out: dict[str, dict[str, Any] | None] = {}
+        out: dict[str, Series | None] = {}
         for i, ident in enumerate(ids):
             r = parts.get(str(i)) or {}
             status = int(r.get("status") or 0)
             if status == 200 and isinstance(r.get("body"), dict):
-                out[ident] = r["body"]
+                out[ident] = read_master(r["body"])
             elif status == 404:
                 out[ident] = None  # the series is gone: its occurrences say what they can
             else:  # throttled or failed on its own: that one again, alone, with retries
                 out[ident] = self._one_master(mailbox, ident)
         return out
 
-    def _one_master(self, mailbox: str, ident: str) -> dict[str, Any] | None:
+    def _one_master(self, mailbox: str, ident: str) -> Series | None:
         try:
-            return dict(
+            return read_master(
                 self.get(self.c.graph + self._master_url(mailbox, ident), f"mailbox {mailbox}")
             )
         except SyncError as exc:

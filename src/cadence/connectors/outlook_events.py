@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -87,6 +89,7 @@ def series_uid(ical_uid: str | None) -> str | None:
     return (raw[:16] + bytes(4) + raw[20:]).hex().upper()
 
 
+@lru_cache(maxsize=8192)  # the same instants recur on every attendee and every page
 def parse_instant(value: str | None) -> datetime | None:
     """A Graph DateTimeOffset (``2026-11-23T10:00:00.1234567Z``) as an aware UTC datetime."""
     if not value:
@@ -211,19 +214,42 @@ def _relative_days(days: list[str], index: str) -> list[str]:
     return [f"BYDAY={','.join(days)}", f"BYSETPOS={index}"]
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """What a series master tells about its occurrences, read once per master."""
+
+    recurrence: str | None  # RRULE text
+    ical_uid: str | None  # the series' UID (see :func:`series_uid`)
+    cancelled_dates: frozenset[str]  # YYYY-MM-DD of the occurrences it lists as cancelled
+
+    def cancels(self, original_start: datetime | None) -> bool:
+        return original_start is not None and original_start.date().isoformat() in (
+            self.cancelled_dates
+        )
+
+
+def read_master(master: Mapping[str, Any]) -> Series:
+    """A ``seriesMaster`` event; ``cancelledOccurrences`` entries are ``OID.<id>.<date>``."""
+    return Series(
+        recurrence=recurrence_to_rrule(master.get("recurrence")),
+        ical_uid=series_uid(master.get("iCalUId")),
+        cancelled_dates=frozenset(
+            str(oid).rsplit(".", 1)[-1] for oid in master.get("cancelledOccurrences") or []
+        ),
+    )
+
+
 def map_event(
     raw: Mapping[str, Any],
     *,
     source: str,
     mailbox: str,
-    master: Mapping[str, Any] | None = None,
-    cancelled: bool = False,
+    series: Series | None = None,
 ) -> Event:
     """One calendarView entry (not an ``@removed`` one) as a normalised event.
 
-    ``master`` is the entry's series master, for its recurrence and its series-wide ``iCalUId``
-    (Graph's occurrence ``iCalUId`` differs per occurrence); ``cancelled`` marks an
-    occurrence that the master lists as cancelled although this copy does not say so.
+    ``series`` is what the entry's series master says: its recurrence, its UID, and the
+    occurrences it lists as cancelled (cancelled even where this copy does not say so).
     """
     where = f"mailbox {mailbox}, event {raw.get('id')}"
     organizer = _email(raw.get("organizer"))
@@ -237,10 +263,12 @@ def map_event(
         source=source,
         mailbox=mailbox,
         event_id=str(raw["id"]),
-        status="cancelled" if cancelled or raw.get("isCancelled") else "confirmed",
+        status="cancelled"
+        if raw.get("isCancelled") or (series is not None and series.cancels(original))
+        else "confirmed",
         # The series' UID, as Google gives it: with the original start it names the occurrence
         # in every calendar, whichever service holds it.
-        ical_uid=series_uid((master or {}).get("iCalUId") or raw.get("iCalUId")),
+        ical_uid=(series.ical_uid if series else None) or series_uid(raw.get("iCalUId")),
         series_id=raw.get("seriesMasterId"),
         original_start=original,
         start=start,
@@ -248,7 +276,7 @@ def map_event(
         all_day=all_day,
         event_type="outOfOffice" if str(raw.get("showAs") or "").lower() == "oof" else "default",
         organizer=organizer,
-        recurrence=recurrence_to_rrule(master.get("recurrence")) if master else None,
+        recurrence=series.recurrence if series else None,
         updated=parse_instant(raw.get("lastModifiedDateTime")),
         attendees=map_attendees(raw, organizer),
     )
