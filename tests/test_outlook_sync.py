@@ -198,6 +198,17 @@ def test_an_expired_delta_link_starts_a_new_full_round(hs: Harness) -> None:
     ]
 
 
+def test_a_sync_state_refused_with_400_also_starts_a_full_round(hs: Harness) -> None:
+    hs.sync()
+    invalid = {"error": {"code": "SyncStateInvalid", "message": "Invalid sync state."}}
+    hs.graph.fault(kind="delta", mailbox=BOB, status=400, body=invalid)
+    hs.clock.now = NOW + timedelta(hours=1)
+    summary = hs.sync()
+    assert not summary.failed
+    assert _states(hs)[BOB]["window_start"] == hs.clock.now - timedelta(days=180)
+    assert _states(hs)[ANN]["window_start"] == NOW - timedelta(days=180)
+
+
 def test_a_cancel_hidden_by_an_expired_delta_link_is_still_seen(hs: Harness) -> None:
     """The organizer's @removed went with the expired link: the full round notices the gap."""
     hs.sync()

@@ -466,12 +466,18 @@ def _checked(status: int, headers: Mapping[str, str], parsed: Any, url: str) -> 
     raise GraphError(status, parsed, parse_retry_after(headers.get("retry-after")), url)
 
 
+def _expired_state(code: str) -> bool:
+    """Graph's codes for a delta link whose sync state is gone (sent with 400 as well as 410)."""
+    code = code.lower()
+    return "syncstate" in code or code in {"resyncrequired", "resyncapplicationrequired"}
+
+
 def _translated(fn: Callable[[], Any], where: str) -> Any:
     """``fn()``, with what Graph refused turned into cadence's errors naming ``where``."""
     try:
         return fn()
     except GraphError as exc:
-        if exc.status == 410:
+        if exc.status == 410 or (exc.status in (400, 404) and _expired_state(exc.code)):
             raise TokenExpired(f"{where}: the delta link expired ({exc.code or 410})") from exc
         if exc.status in (401, 403):
             raise AuthError(
