@@ -385,3 +385,22 @@ def test_graph_refuses_a_made_up_token(hs: Harness) -> None:
 def test_the_stand_in_s_certificate_is_not_trusted_without_its_ca(hs: Harness) -> None:
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{hs.graph.graph_url}/users", timeout=5)
+
+
+def test_the_directory_is_read_page_by_page_with_managers(
+    hs: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cadence.connectors import outlook
+
+    hs.world.add_person("Dee@Acme.test", "Dee", "cy@acme.test", side="outlook")
+    hs.world.add_person("gone@acme.test", "Gone", "ann@acme.test", side="outlook", suspended=True)
+    hs.world.add_person("gus@acme.test", "Gus", "ann@acme.test", side="google")
+    monkeypatch.setattr(outlook, "USERS_PAGE", 2)
+    people = hs.connect(hs.config, "m365").fetch_directory()
+    assert sorted((p.email, p.manager_email, p.source) for p in people) == [
+        (ANN, None, "m365"),
+        (BOB, ANN, "m365"),
+        (CY, ANN, "m365"),
+        ("dee@acme.test", CY, "m365"),
+    ]
+    assert hs.graph.by_kind["users"] == 3  # five users on the tenant, two a page
