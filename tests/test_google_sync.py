@@ -25,7 +25,7 @@ from cadence.connectors.directory import fetch_directory
 from cadence.connectors.google import GoogleConnector
 from cadence.connectors.retry import RetryPolicy
 from cadence.connectors.runner import SyncSummary, run_sync
-from cadence.errors import AuthError, InputError
+from cadence.errors import AuthError, ConfigError, InputError
 from cadence.sandbox.google import GoogleStandIn, event_id, instance_id, rate_limited
 from cadence.sandbox.world import Guest, ManualClock, Recurrence, World
 from cadence.store.database import make_engine, upgrade
@@ -591,3 +591,16 @@ def test_a_deleted_series_cancels_its_occurrences_however_google_lists_it(
         others = [v for v in rows(engine).values() if v["ical_uid"] != "team@acme.test"]
         assert all(v["original_start"] is not None for v in others)
     engine.dispose()
+
+
+def test_an_unreadable_key_file_is_a_config_error_naming_it_and_nothing_changes(
+    env: Env,
+) -> None:
+    key = Path(env.config.sources["acme"].service_account_file)  # type: ignore[union-attr]
+    key.write_text("{not json")
+    with pytest.raises(ConfigError, match=r"sources\.acme.*sa\.json"):
+        run_sync(env.config, env.engine, now=env.clock)
+    key.unlink()
+    with pytest.raises(ConfigError, match="not found"):
+        run_sync(env.config, env.engine, now=env.clock)
+    assert rows(env.engine) == {} and states(env.engine) == {} and env.stand_in.total == 0
