@@ -78,6 +78,8 @@ def test_first_sync_reads_every_mailbox_with_one_token(h: Harness) -> None:
     assert [r.error for r in summary.results] == [None, None, None]
     # One msal app for the run: its cache served every worker after the first token.
     assert h.graph.token_requests == 1
+    # Each series' master is fetched once, by the first of its participants' mailboxes.
+    assert h.graph.by_kind["event"] == 2
     window_start = NOW - timedelta(days=180)
     window_end = NOW + timedelta(days=35)
     weekly = [

@@ -11,8 +11,8 @@ Each worker thread reads mailboxes through an :class:`OutlookReader`:
 - an incremental round calls the saved delta link. That first call of every mailbox goes through
   the batcher, which packs up to 20 concurrent ones into one ``POST /$batch``: a run in which
   nothing changed costs fewer requests than mailboxes;
-- each occurrence's series master is fetched once per run (several at once by ``$batch``) for
-  its recurrence and its ``cancelledOccurrences``.
+- each series master is fetched once per run, by the first mailbox that meets the series
+  (several at once by ``$batch``), for its recurrence and its ``cancelledOccurrences``.
 
 Cancellations are recognised in every way CALENDAR-APIS.md lists, each stored as status
 ``cancelled`` (with ``lastModifiedDateTime`` as its time when the copy has one): ``isCancelled``
@@ -46,7 +46,7 @@ from sqlalchemy import select
 
 from cadence.config import Config, OutlookSource
 from cadence.connectors.outlook_auth import GraphAuth, make_session
-from cadence.connectors.outlook_events import Series, map_event, read_master
+from cadence.connectors.outlook_events import Series, map_event, read_master, series_uid
 from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
 from cadence.connectors.runner import MailboxJob, Page
 from cadence.errors import AuthError, SyncError, TokenExpired
@@ -194,7 +194,7 @@ class OutlookConnector:
         self.auth = GraphAuth(config, source, self.session)
         self.prefer = f'outlook.timezone="UTC", odata.maxpagesize={PAGE_SIZE}'
         self.batcher = DeltaBatcher(self)
-        self._masters: dict[tuple[str, str], Series | None] = {}
+        self._masters: dict[tuple[str, ...], Series | None] = {}
         self._masters_lock = threading.Lock()
 
     @property
@@ -205,15 +205,17 @@ class OutlookConnector:
         return OutlookReader(self)
 
     # -- series masters: fetched once per run -------------------------------------------------
+    # Keyed by the series' UID when the occurrence's iCalUId gives it (every participant's copy
+    # of a series has the same master: the first mailbox to meet it fetches it for all), else by
+    # (mailbox, master id).
 
-    def cached_master(self, mailbox: str, master_id: str) -> tuple[bool, Series | None]:
+    def cached_master(self, key: tuple[str, ...]) -> tuple[bool, Series | None]:
         with self._masters_lock:
-            key = (mailbox, master_id)
             return key in self._masters, self._masters.get(key)
 
-    def remember_master(self, mailbox: str, master_id: str, master: Series | None) -> None:
+    def remember_master(self, key: tuple[str, ...], master: Series | None) -> None:
         with self._masters_lock:
-            self._masters[(mailbox, master_id)] = master
+            self._masters[key] = master
 
     # -- directory ------------------------------------------------------------------------------
 
@@ -339,7 +341,12 @@ class OutlookReader:
         live = [v for v in values if "@removed" not in v and v.get("id")]
         removed = [str(v["id"]) for v in values if "@removed" in v and v.get("id")]
         masters = self._masters(
-            job.mailbox, {str(v["seriesMasterId"]) for v in live if v.get("seriesMasterId")}
+            job.mailbox,
+            {
+                str(v["seriesMasterId"]): _series_key(v, job.mailbox)
+                for v in live
+                if v.get("seriesMasterId")
+            },
         )
         events: list[Event] = []
         for v in live:
@@ -394,12 +401,15 @@ class OutlookReader:
             if ident not in listed
         ]
 
-    def _masters(self, mailbox: str, ids: set[str]) -> dict[str, Series | None]:
-        """The series masters of these ids, from the run's cache or fetched (20 a request)."""
+    def _masters(
+        self, mailbox: str, keys: Mapping[str, tuple[str, ...]]
+    ) -> dict[str, Series | None]:
+        """The series masters of these ids (id -> cache key), from the run's cache or fetched
+        (20 a request)."""
         found: dict[str, Series | None] = {}
         missing = []
-        for ident in sorted(ids):
-            known, master = self.c.cached_master(mailbox, ident)
+        for ident in sorted(keys):
+            known, master = self.c.cached_master(keys[ident])
             if known:
                 found[ident] = master
             else:
@@ -407,7 +417,7 @@ class OutlookReader:
         for i in range(0, len(missing), MAX_BATCH):
             chunk = missing[i : i + MAX_BATCH]
             for ident, master in self._fetch_masters(mailbox, chunk).items():
-                self.c.remember_master(mailbox, ident, master)
+                self.c.remember_master(keys[ident], master)
                 found[ident] = master
         return found
 
@@ -452,6 +462,15 @@ class OutlookReader:
             if isinstance(exc.__cause__, GraphError) and exc.__cause__.status == 404:
                 return None
             raise
+
+
+def _series_key(occurrence: Mapping[str, Any], mailbox: str) -> tuple[str, ...]:
+    """The master cache's key of an occurrence's series (see OutlookConnector)."""
+    raw_uid = occurrence.get("iCalUId")
+    uid = series_uid(raw_uid)
+    if uid and uid != raw_uid:  # a GlobalObjectId: the series is known in every mailbox
+        return ("uid", uid)
+    return ("id", mailbox, str(occurrence["seriesMasterId"]))
 
 
 def _iso(t: datetime) -> str:
