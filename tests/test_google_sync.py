@@ -14,7 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import google_auth_httplib2
+import httplib2
 import pytest
+from google.oauth2 import service_account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
@@ -604,3 +607,32 @@ def test_an_unreadable_key_file_is_a_config_error_naming_it_and_nothing_changes(
     with pytest.raises(ConfigError, match="not found"):
         run_sync(env.config, env.engine, now=env.clock)
     assert rows(env.engine) == {} and states(env.engine) == {} and env.stand_in.total == 0
+
+
+def test_org_pull_without_the_directory_scope_delegated_says_so(env: Env) -> None:
+    env.stand_in.delegated_scopes -= {
+        "https://www.googleapis.com/auth/admin.directory.user.readonly"
+    }
+    with pytest.raises(AuthError, match=r"admin\.directory\.user\.readonly"):
+        fetch_directory(env.config, "acme", RetryPolicy(sleep=env.sleeps.append))
+    assert not env.sync().failed  # the calendar scope still works
+
+
+def test_the_stand_in_refuses_callers_without_a_valid_token_or_for_another_calendar(
+    env: Env,
+) -> None:
+    http = httplib2.Http(timeout=5)
+    url = f"{env.stand_in.calendar_endpoint}calendars/{BOB}/events?singleEvents=true"
+    response, _ = http.request(url)
+    assert response.status == 401
+    response, _ = http.request(url, headers={"Authorization": "Bearer made-up"})
+    assert response.status == 401
+    creds = service_account.Credentials.from_service_account_file(
+        str(env.tmp / "sa.json"), scopes=["https://www.googleapis.com/auth/calendar.readonly"]
+    ).with_subject(ANN)
+    authed = google_auth_httplib2.AuthorizedHttp(creds, http=http)
+    own = f"{env.stand_in.calendar_endpoint}calendars/{ANN}/events?singleEvents=true"
+    response, _ = authed.request(own)
+    assert response.status == 200
+    response, body = authed.request(url)  # ann's token, bob's calendar
+    assert response.status == 403 and b"forbidden" in body

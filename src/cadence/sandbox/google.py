@@ -5,7 +5,8 @@ It serves a :class:`cadence.sandbox.world.World` the way Google documents its AP
 
 - ``POST /token``: the JWT-bearer grant of a service account. The assertion's RS256 signature is
   checked against the key :meth:`GoogleStandIn.write_key` made, and its audience, issuer, expiry,
-  scope and subject. A subject that is not delegated gets ``401 unauthorized_client``; one that is
+  scope and subject. A subject that is not delegated, or a scope the
+  admin did not grant (``delegated_scopes``), gets ``401 unauthorized_client``; one that is
   not a (non-suspended) user of the world gets ``400 invalid_grant``, as Google answers.
 - ``GET /calendar/v3/calendars/{id}/events``: ``singleEvents``, ``showDeleted``, ``timeMin``
   (bounds the end), ``timeMax`` (bounds the start), ``maxResults`` (default 250, at most 2500),
@@ -152,6 +153,8 @@ class GoogleStandIn(StandIn):
         super().__init__(latency=latency)
         self.world = world
         self.undelegated = {normalise_email(e) for e in undelegated or ()}
+        # The scopes the domain's admin granted the service account (domain-wide delegation).
+        self.delegated_scopes = set(CALENDAR_SCOPES | DIRECTORY_SCOPES)
         self.client_email = client_email
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.key_id = secrets.token_hex(20)
@@ -273,7 +276,7 @@ class GoogleStandIn(StandIn):
             return refuse(400, "invalid_scope", "Empty or missing scope not allowed.")
         subject = normalise_email(str(claims.get("sub") or ""))
         person = self.world.person(subject) if subject else None
-        if subject in self.undelegated:
+        if subject in self.undelegated or not scopes <= self.delegated_scopes:
             return refuse(
                 401,
                 "unauthorized_client",
