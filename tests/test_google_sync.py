@@ -4,6 +4,8 @@ loopback stand-in, the runner saves into a real database (SQLite and PostgreSQL)
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -470,6 +472,36 @@ def test_cli_sync_names_failed_mailboxes_exits_3_and_status_shows_them(
         assert "[#" not in run.stderr  # no progress bar off a terminal
         quiet = cadence("sync", "--quiet", "--mailbox", BOB)
         assert quiet.returncode == 0 and quiet.stderr == ""
+        # On a terminal: a progress bar of mailboxes done out of the total, with the failures.
+        leader, follower = pty.openpty()
+        on_tty = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from cadence.cli import main; main()",
+                "sync",
+                "--config",
+                str(config),
+            ],
+            stderr=follower,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        os.close(follower)
+        chunks = []
+        while True:  # until the terminal reports the writer gone (EIO) or empty
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        shown = b"".join(chunks).decode()
+        assert on_tty.returncode == 3
+        assert "4/4 mailboxes  1 failed" in shown and "syncing [" in shown
         status = cadence("status", "--json")
         assert status.returncode == 3
         outcomes = {m["mailbox"]: m for m in json.loads(status.stdout)["mailboxes"]}
