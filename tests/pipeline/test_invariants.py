@@ -62,6 +62,7 @@ def meetings(draw: st.DrawFn) -> Meeting:
         declined={
             p: (None if answer is None else original + timedelta(hours=answer)) for p in declined
         },
+        graph=draw(st.booleans()),
     )
 
 

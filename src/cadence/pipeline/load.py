@@ -136,11 +136,20 @@ def _read(conn: Connection, stmt: object, times: tuple[str, ...]) -> pd.DataFram
     columns = {}
     for name in chunks[0].columns:
         parts = [c[name] for c in chunks]
-        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
-            columns[name] = pd.Series(union_categoricals(parts, ignore_order=True))
+        if name in CATEGORICAL:
+            columns[name] = _union(parts)
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(columns)
+
+
+def _union(parts: list[pd.Series]) -> pd.Series:
+    try:
+        return pd.Series(union_categoricals(parts, ignore_order=True))
+    except TypeError:
+        # A chunk where the column is all null may have typed its (empty) categories apart.
+        texts = pd.concat([part.astype(object) for part in parts], ignore_index=True)
+        return texts.astype("category")
 
 
 def load_events(conn: Connection, since: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
