@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -296,6 +297,16 @@ def test_a_round_killed_between_pages_then_rerun_equals_an_uninterrupted_one(
         return [{k: v for k, v in r.items() if k not in ("first_seen", "last_seen")} for r in rows]
 
     assert comparable(interrupted) == comparable(uninterrupted)
+
+
+def test_a_master_one_mailbox_cannot_fetch_fails_that_mailbox_only(hs: Harness) -> None:
+    # One worker: ann (first) claims the series' masters, fails, and the others fetch them.
+    hs.config = replace(hs.config, sync=replace(hs.config.sync, concurrency=1))
+    hs.graph.fault(kind="event", mailbox=ANN, status=500, body=None, times=None)
+    summary = hs.sync()
+    assert [r.mailbox for r in summary.failed] == [ANN]
+    bob = hs.row(BOB, ical_uid="ann-bob", original_start=MONDAY)
+    assert bob["recurrence"] == "RRULE:FREQ=WEEKLY;BYDAY=MO"
 
 
 def test_a_wrong_secret_is_one_line_without_the_secret(

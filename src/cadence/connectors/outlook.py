@@ -33,7 +33,7 @@ runner does a full round), 403 is :class:`~cadence.errors.AuthError`, anything e
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -194,7 +194,7 @@ class OutlookConnector:
         self.auth = GraphAuth(config, source, self.session)
         self.prefer = f'outlook.timezone="UTC", odata.maxpagesize={PAGE_SIZE}'
         self.batcher = DeltaBatcher(self)
-        self._masters: dict[tuple[str, ...], Series | None] = {}
+        self._masters: dict[tuple[str, ...], Future[Series | None]] = {}
         self._masters_lock = threading.Lock()
 
     @property
@@ -209,13 +209,21 @@ class OutlookConnector:
     # of a series has the same master: the first mailbox to meet it fetches it for all), else by
     # (mailbox, master id).
 
-    def cached_master(self, key: tuple[str, ...]) -> tuple[bool, Series | None]:
+    def claim_masters(
+        self, keys: Iterable[tuple[str, ...]]
+    ) -> tuple[dict[tuple[str, ...], Future[Series | None]], set[tuple[str, ...]]]:
+        """The futures of these masters, and which of them the caller must fetch (no one else
+        has): two workers meeting a series at once fetch it once."""
         with self._masters_lock:
-            return key in self._masters, self._masters.get(key)
+            mine = {k for k in keys if k not in self._masters}
+            for k in mine:
+                self._masters[k] = Future()
+            return {k: self._masters[k] for k in keys}, mine
 
-    def remember_master(self, key: tuple[str, ...], master: Series | None) -> None:
+    def forget_master(self, key: tuple[str, ...]) -> None:
+        """A fetch failed: the next mailbox that meets the series tries again."""
         with self._masters_lock:
-            self._masters[key] = master
+            self._masters.pop(key, None)
 
     # -- directory ------------------------------------------------------------------------------
 
@@ -406,19 +414,25 @@ class OutlookReader:
     ) -> dict[str, Series | None]:
         """The series masters of these ids (id -> cache key), from the run's cache or fetched
         (20 a request)."""
+        futures, mine = self.c.claim_masters(set(keys.values()))
+        missing = sorted(ident for ident in keys if keys[ident] in mine)
+        try:
+            for i in range(0, len(missing), MAX_BATCH):
+                chunk = missing[i : i + MAX_BATCH]
+                for ident, master in self._fetch_masters(mailbox, chunk).items():
+                    futures[keys[ident]].set_result(master)
+                    mine.discard(keys[ident])
+        except BaseException as exc:
+            for key in mine:
+                self.c.forget_master(key)
+                futures[key].set_exception(exc)
+            raise
         found: dict[str, Series | None] = {}
-        missing = []
-        for ident in sorted(keys):
-            known, master = self.c.cached_master(keys[ident])
-            if known:
-                found[ident] = master
-            else:
-                missing.append(ident)
-        for i in range(0, len(missing), MAX_BATCH):
-            chunk = missing[i : i + MAX_BATCH]
-            for ident, master in self._fetch_masters(mailbox, chunk).items():
-                self.c.remember_master(keys[ident], master)
-                found[ident] = master
+        for ident in keys:
+            try:
+                found[ident] = futures[keys[ident]].result()
+            except Exception:  # another mailbox could not fetch it: this one tries its own copy
+                found[ident] = self._one_master(mailbox, ident)
         return found
 
     def _master_url(self, mailbox: str, ident: str) -> str:
