@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import random
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -152,8 +154,19 @@ def serve(conn: Connection, people: int, latency: float, key: str) -> None:
                 return
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (the sync, not the stand-in), all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def report(
-    label: str, summary: SyncSummary, counts: dict[str, Any], latency: float, concurrency: int
+    label: str,
+    summary: SyncSummary,
+    counts: dict[str, Any],
+    latency: float,
+    concurrency: int,
+    cpu: float,
 ) -> None:
     mailboxes = len(summary.results)
     api = sum(v for k, v in counts.items() if k != "token")
@@ -165,7 +178,9 @@ def report(
         f"(events.list {counts.get('events.list', 0)}, events.get {counts.get('events.get', 0)}) "
         f"+ {counts.get('token', 0) / mailboxes:.2f} token requests; "
         f"ideal {ideal:.1f} s (requests x {latency * 1000:.0f} ms / {concurrency}); "
-        f"ratio {summary.seconds / ideal:.2f}; {summary.events_saved} events saved"
+        f"ratio {summary.seconds / ideal:.2f}; {summary.events_saved} events saved; "
+        f"sync process CPU {cpu:.1f} s; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
     )
 
 
@@ -209,13 +224,21 @@ def main() -> None:
         try:
             parent.send("counts")
             parent.recv()
+            cpu = cpu_seconds()
             full = run_sync(config, engine, now=lambda: NOW)
             parent.send("counts")
-            report("full sync", full, parent.recv(), args.latency, args.concurrency)
+            spent, cpu = cpu_seconds() - cpu, cpu_seconds()
+            report("full sync", full, parent.recv(), args.latency, args.concurrency, spent)
             incremental = run_sync(config, engine, now=lambda: NOW + timedelta(hours=1))
             parent.send("counts")
+            spent = cpu_seconds() - cpu
             report(
-                "no-change incremental", incremental, parent.recv(), args.latency, args.concurrency
+                "no-change incremental",
+                incremental,
+                parent.recv(),
+                args.latency,
+                args.concurrency,
+                spent,
             )
         finally:
             parent.send("stop")
