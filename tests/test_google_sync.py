@@ -378,6 +378,48 @@ def test_a_run_killed_between_pages_then_rerun_equals_an_uninterrupted_run(
     fresh.dispose()
 
 
+def test_an_incremental_round_killed_between_pages_then_rerun_equals_an_uninterrupted_one(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    clock = ManualClock(NOW)
+    world = build_world(clock)
+
+    def database(name: str) -> Engine:
+        shutil.copy(sqlite_template, tmp_path / name)
+        engine = make_engine(f"sqlite:///{tmp_path / name}")
+        load_people(engine, world)
+        return engine
+
+    with GoogleStandIn(world) as stand_in:
+        config = make_config(tmp_path, stand_in, "sqlite://")
+        killed = Env(world, stand_in, clock, config, database("killed.db"), [], tmp_path)
+        clean = Env(world, stand_in, clock, config, database("clean.db"), [], tmp_path)
+        assert not killed.sync().failed and not clean.sync().failed
+        clock.advance(timedelta(days=1))
+        world.cancel_instance("ann-bob@acme.test", MON + WEEK)
+        world.decline("team@acme.test", BOB, MON + timedelta(days=3))
+        world.move_instance("ann-cat@acme.test", MON + timedelta(days=1), MON + timedelta(days=2))
+        world.add_series(
+            "ann-dan-weekly@acme.test",
+            ANN,
+            [DAN],
+            MON + timedelta(days=4),
+            HALF_HOUR,
+            Recurrence("WEEKLY", byday=("FR",)),
+        )
+        # Ann's changes take two pages: the second one fails for good.
+        stand_in.fault(kind="events.list", mailbox=ANN, skip=1, times=None, status=503)
+        assert [r.mailbox for r in killed.sync(retries=0).failed] == [ANN]
+        token_before = states(killed.engine)[ANN].token
+        stand_in.clear_faults()
+        assert not killed.sync().failed
+        assert states(killed.engine)[ANN].token != token_before
+        assert not clean.sync().failed
+        assert rows(killed.engine) == rows(clean.engine)
+        killed.engine.dispose()
+        clean.engine.dispose()
+
+
 def test_a_mailbox_not_delegated_fails_alone_and_says_so(env: Env) -> None:
     env.stand_in.undelegated.add(DAN)
     summary = env.sync()
