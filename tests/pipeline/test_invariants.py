@@ -119,7 +119,7 @@ def test_invariants_and_both_calendars(
     pd.testing.assert_frame_equal(single.trends.org, both.trends.org)
 
 
-@EXAMPLES
+@settings(EXAMPLES, max_examples=10)
 @given(batch=st.lists(meetings(), max_size=25), seed=st.integers(0, 2**31))
 def test_row_order_and_engines(
     batch: list[Meeting], seed: int, sqlite_template: Path, tmp_path: Path, fresh: list[Engine]
