@@ -121,7 +121,7 @@ class DeltaBatcher:
         self._connector = connector
         self.linger = linger
         self._pending: list[_Part] = []
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
 
     def _take(self) -> list[_Part]:
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
@@ -129,7 +129,7 @@ class DeltaBatcher:
 
     def get(self, url: str, reader: OutlookReader) -> tuple[int, dict[str, str], Any]:
         part = _Part(url, Future())
-        with self._cond:
+        with self._lock:
             self._pending.append(part)
             full = len(self._pending) >= min(MAX_BATCH, self._connector.workers)
             batch = self._take() if full else []
@@ -137,7 +137,7 @@ class DeltaBatcher:
             try:
                 return part.future.result(timeout=self.linger)
             except FutureTimeout:
-                with self._cond:
+                with self._lock:
                     batch = self._take() if part in self._pending else []
                 if not batch:  # another worker is sending it
                     return part.future.result()
