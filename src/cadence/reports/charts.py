@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -25,7 +26,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cadence.reports.words import RenderSettings, fmt_short_date, local
+from cadence.reports.words import RenderSettings, local
 
 MANAGER_COLOUR = "#c2410c"
 REPORT_COLOUR = "#f2b45a"
@@ -176,7 +177,11 @@ def _mark_colour(item: Mapping[str, Any]) -> str:
     return MANAGER_COLOUR if item.get("canceller_role") == "manager" else REPORT_COLOUR
 
 
-def _mark_words(item: Mapping[str, Any], settings: RenderSettings) -> str:
+def _short(t: datetime) -> str:
+    return f"{t:%a} {t.day} {t:%b}"
+
+
+def _mark_words(item: Mapping[str, Any], when: datetime, settings: RenderSettings) -> str:
     outcome = item["outcome"]
     if outcome in ("cancelled", "declined"):
         who = "you" if item.get("canceller_role") == "manager" else "them"
@@ -185,8 +190,35 @@ def _mark_words(item: Mapping[str, Any], settings: RenderSettings) -> str:
     else:
         text = outcome
     if item.get("rescheduled"):
-        text += f", moved to {fmt_short_date(item['start'], settings)}"
-    return f"{fmt_short_date(item['original_start'], settings)}: {text}"
+        text += f", moved to {_short(local(item['start'], settings))}"
+    return f"{_short(when)}: {text}"
+
+
+_WIDTH, _HEIGHT, _PAD = 240, 26, 4
+# Upcoming occurrences of the window may start just after as-of; leave them room on the right.
+_SPAN = 1.08
+
+
+def _x(frac: float) -> float:
+    return round(_PAD + min(max(frac, 0.0), 1.0) * (_WIDTH - 2 * _PAD), 1)
+
+
+@cache
+def _strip(window_weeks: int) -> str:
+    """The parts of a timeline that depend only on the window: frame, week ticks, as-of line."""
+    w, h, pad = _WIDTH, _HEIGHT, _PAD
+    ticks = "".join(
+        f'<line x1="{x}" y1="{h - 6}" x2="{x}" y2="{h - 1}" stroke="#cbd5e1"/>'
+        for x in (_x(week / window_weeks / _SPAN) for week in range(window_weeks + 1))
+    )
+    now = _x(1 / _SPAN)
+    return (
+        f'<svg viewBox="0 0 {w} {h}" class="timeline" role="img" preserveAspectRatio="none">'
+        f"<title>The last {window_weeks} weeks</title>"
+        f'<line x1="{pad}" y1="{h - 3}" x2="{w - pad}" y2="{h - 3}" stroke="#cbd5e1"/>{ticks}'
+        f'<line x1="{now}" y1="2" x2="{now}" y2="{h - 1}" stroke="#64748b"'
+        ' stroke-dasharray="2 2"/>'
+    )
 
 
 def timeline_svg(
@@ -196,40 +228,22 @@ def timeline_svg(
 
     Held is a green bar, cancelled (or declined) by the manager a dark orange bar, by the report a
     light orange one, upcoming a hollow grey one; a moved occurrence carries a dot above. Each mark
-    has a tooltip with its date and what happened. Week lines show the window's weeks.
+    has a tooltip with its date and what happened. Ticks mark the window's weeks and a dashed
+    line as-of.
     """
-    width, height, pad = 240, 26, 4
     end = local(as_of, settings)
     start = end - timedelta(weeks=window_weeks)
-    # Upcoming occurrences of the window may start just after as-of; leave them room.
-    span = (end - start).total_seconds() * 1.08
-
-    def x_of(t: datetime) -> float:
-        frac = (t - start).total_seconds() / span
-        return round(pad + min(max(frac, 0.0), 1.0) * (width - 2 * pad), 1)
-
-    parts = [
-        f'<svg viewBox="0 0 {width} {height}" class="timeline" role="img"'
-        f' preserveAspectRatio="none"><title>The last {window_weeks} weeks</title>',
-        f'<line x1="{pad}" y1="{height - 3}" x2="{width - pad}" y2="{height - 3}"'
-        ' stroke="#cbd5e1" stroke-width="1"/>',
-    ]
-    for week in range(window_weeks + 1):
-        x = x_of(start + timedelta(weeks=week))
-        parts.append(
-            f'<line x1="{x}" y1="{height - 6}" x2="{x}" y2="{height - 1}" stroke="#cbd5e1"/>'
-        )
-    parts.append(
-        f'<line x1="{x_of(end)}" y1="2" x2="{x_of(end)}" y2="{height - 1}" stroke="#64748b"'
-        ' stroke-dasharray="2 2"/>'
-    )
+    span = (end - start).total_seconds() * _SPAN
+    parts = [_strip(window_weeks)]
     for item in timeline:
-        x = x_of(local(item["original_start"], settings))
+        when = local(item["original_start"], settings)
+        x = _x((when - start).total_seconds() / span)
         colour = _mark_colour(item)
-        stroke = ' stroke="#64748b" stroke-width="1"' if colour == "none" else ""
+        stroke = ' stroke="#64748b"' if colour == "none" else ""
         parts.append(
-            f"<g><title>{escape(_mark_words(item, settings))}</title>"
-            f'<rect x="{x - 3}" y="8" width="6" height="13" rx="1.5" fill="{colour}"{stroke}/>'
+            f"<g><title>{escape(_mark_words(item, when, settings))}</title>"
+            f'<rect x="{round(x - 3, 1)}" y="8" width="6" height="13" rx="1.5" fill="{colour}"'
+            f"{stroke}/>"
         )
         if item.get("rescheduled"):
             parts.append(f'<circle cx="{x}" cy="4" r="2" fill="#334155"/>')

@@ -51,12 +51,6 @@ def fmt_date(value: str | None, settings: RenderSettings, none: str = "—") -> 
     return f"{t:%a} {t.day} {t:%b %Y}"
 
 
-def fmt_short_date(value: str, settings: RenderSettings) -> str:
-    """``Mon 2 Nov``: for timelines, where the year is plain from the window."""
-    t = local(value, settings)
-    return f"{t:%a} {t.day} {t:%b}"
-
-
 def fmt_datetime(value: str | None, settings: RenderSettings) -> str:
     """``Mon 30 Nov 2026 10:00``; an em dash for none."""
     if value is None:

@@ -25,7 +25,6 @@ from cadence.reports.render import render
 from cadence.reports.words import RenderSettings
 
 DIR_MODE = 0o700
-FILE_MODE = 0o600
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 
 
@@ -83,11 +82,11 @@ def make_private_dir(path: Path) -> Path:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, readable only by the owner."""
+    # mkstemp creates the file 0600 whatever the umask, and the rename keeps that mode.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
