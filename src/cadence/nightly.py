@@ -76,9 +76,7 @@ def run_nightly(
     started, clock = now(), time.monotonic()
     with run_lock(engine, what, slot=0 if shard is None else shard[0]):
         log.info("%s started", what, extra={"event": "start", "shard": _shard_text(shard)})
-        sync = run_sync(
-            config, engine, progress=progress, command="nightly", shard=shard, now=now
-        )
+        sync = run_sync(config, engine, progress=progress, command="nightly", shard=shard, now=now)
         for r in sync.failed:
             log.error(
                 "sync failed: %s: %s: %s",
