@@ -316,6 +316,7 @@ def test_a_wrong_secret_is_one_line_without_the_secret(
     monkeypatch.setenv(SECRET_ENV, wrong)
     summary = hs.sync()
     assert len(summary.failed) == 3
+    assert hs.graph.token_requests == 1  # refused once: not asked again for every mailbox
     for r in summary.failed:
         assert r.error is not None
         assert "\n" not in r.error and wrong not in r.error and SECRET not in r.error

@@ -95,6 +95,7 @@ class GraphAuth:
         self._credential = _credential(config, source)
         self._session = session
         self._app: msal.ConfidentialClientApplication | None = None
+        self._refused: str | None = None
         # msal's cache is thread-safe, but two threads missing it at once would both fetch.
         self._lock = threading.Lock()
 
@@ -125,6 +126,10 @@ class GraphAuth:
     def token(self) -> str:
         """A valid access token (from msal's cache when it still holds one)."""
         with self._lock:
+            if self._refused is not None:
+                # Credentials refused once stay refused for the run: asking again for every
+                # mailbox would only fill the tenant's sign-in logs (and its lockout counters).
+                raise AuthError(self._refused)
             if self._app is None:
                 self._app = self._make_app()
             try:
@@ -135,14 +140,15 @@ class GraphAuth:
                     + _one_line(str(exc), *self._hidden()),
                     retryable=True,
                 ) from exc
-        if "access_token" in result:
-            return str(result["access_token"])
-        error = result.get("error", "unknown_error")
-        description = str(result.get("error_description", "")).split("\r\n")[0].split("\n")[0]
-        raise AuthError(
-            f"source {self.source.name}: sign-in refused for client {self.source.client_id}: "
-            + _one_line(f"{error}: {description}", *self._hidden())
-        )
+            if "access_token" in result:
+                return str(result["access_token"])
+            error = result.get("error", "unknown_error")
+            description = str(result.get("error_description", "")).splitlines()[:1]
+            self._refused = (
+                f"source {self.source.name}: sign-in refused for client {self.source.client_id}: "
+                + _one_line(f"{error}: {''.join(description)}", *self._hidden())
+            )
+            raise AuthError(self._refused)
 
     def invalidate(self, token: str) -> None:
         """Forget a token Graph refused (401), so the next call fetches a fresh one."""
