@@ -8,8 +8,9 @@ the manager or declined by the report. Then it times what ``report all`` does, i
 the pipeline at as-of and a week earlier, and rendering and writing every manager's and
 director's report (Markdown and HTML by default, ``[report] formats``) into a temporary folder.
 
-Usage: ``python benchmarks/bench_reports.py [--people N] [--formats md,html] [--keep DIR]``.
-Run it with ``--people 2000`` while developing; the full size once.
+Usage: ``python benchmarks/bench_reports.py [--people N] [--formats md,html] [--keep DIR]
+[--db FILE]``. Run it with ``--people 2000`` while developing, the full size once; ``--db`` keeps
+the generated company for the next run.
 """
 
 from __future__ import annotations
@@ -176,19 +177,27 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--formats", default="md,html")
     parser.add_argument("--keep", type=Path, help="write the reports here instead of a temp dir")
+    parser.add_argument(
+        "--db", type=Path, help="a SQLite file for the company: built if missing, else reused"
+    )
     args = parser.parse_args()
     formats = args.formats.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        upgrade(engine)
-        t = time.perf_counter()
-        people = build_people(args.people)
-        occ = build_occurrences(people, np.random.default_rng(7))
-        rows = load_company(engine, people, occ)
-        print(
-            f"company: {len(people):,} people, {len(occ):,} 1:1 occurrences, {rows:,} event rows"
-            f" (built in {time.perf_counter() - t:.1f} s, not counted)"
-        )
+        db = args.db or Path(tmp) / "bench.db"
+        build = not db.exists()
+        engine = make_engine(f"sqlite:///{db}")
+        if build:
+            upgrade(engine)
+            t = time.perf_counter()
+            people = build_people(args.people)
+            occ = build_occurrences(people, np.random.default_rng(7))
+            rows = load_company(engine, people, occ)
+            print(
+                f"company: {len(people):,} people, {len(occ):,} 1:1 occurrences,"
+                f" {rows:,} event rows (built in {time.perf_counter() - t:.1f} s, not counted)"
+            )
+        else:
+            print(f"company: reusing {db}")
         config = parse_config({})
         settings = RenderSettings.from_config(config)
         out_dir = args.keep or Path(tmp) / "reports"
