@@ -87,7 +87,8 @@ def report(
         f"ideal {ideal:.1f} s (requests x {latency * 1000:.0f} ms / {concurrency}); "
         f"ratio {summary.seconds / ideal if ideal else float('nan'):.2f}; "
         f"{summary.events_saved} events saved; "
-        f"CPU: sync {client_cpu:.1f} s, stand-in {server_cpu:.1f} s"
+        f"CPU: sync {client_cpu:.1f} s, stand-in {server_cpu:.1f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     if summary.failed:
         print("  first failure:", summary.failed[0].mailbox, summary.failed[0].error)
