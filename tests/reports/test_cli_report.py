@@ -68,6 +68,16 @@ def test_manager_json_on_stdout_is_the_golden_view(db: str, tmp_path: Path) -> N
     assert json.loads(result.stdout) == json.loads(expected)
 
 
+def test_window_weeks(db: str, cadence: Invoke) -> None:
+    code, out, err = cadence(
+        "report", "manager", "ann@acme.test", "--as-of", AS_OF, "--window-weeks", "4",
+        "--database-url", db,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "over the last 4 weeks" in out
+    assert "no 1:1 in 4 weeks and none planned" in out  # Cleo
+
+
 def test_director_to_a_private_file(db: str, tmp_path: Path, cadence: Invoke) -> None:
     out = tmp_path / "dana.md"
     code, stdout, stderr = cadence(

@@ -123,3 +123,10 @@ def test_director_reports_carry_no_report_figures(written: Path) -> None:
         golden_org.BOB: True,
         golden_org.HAL: True,
     }
+
+
+def test_the_docs_carry_the_same_schemas() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "schema"
+    for kind in ("manager", "director"):
+        name = f"{kind}.schema.json"
+        assert (docs / name).read_text() == (SCHEMAS / name).read_text(), name
