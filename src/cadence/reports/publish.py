@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cadence.config import Config
-from cadence.pipeline import HealthResult, compute
+from cadence.pipeline import HealthResult, compute_frames
+from cadence.pipeline.load import load_store
+from cadence.pipeline.params import Params
 from cadence.pipeline.views import director_view, manager_view
 from cadence.reports.mailer import EmlOutbox, SmtpOutbox
 from cadence.reports.words import RenderSettings, iso_week
@@ -25,10 +27,15 @@ PREVIOUS_WEEK = timedelta(days=7)
 def results(
     engine: Engine, config: Config, as_of: datetime, window_weeks: int | None
 ) -> tuple[HealthResult, HealthResult]:
-    """This run's figures and those of a week earlier, for "what changed since last week"."""
-    current = compute(engine, config, as_of=as_of, window_weeks=window_weeks)
-    previous = compute(engine, config, as_of=as_of - PREVIOUS_WEEK, window_weeks=window_weeks)
-    return current, previous
+    """This run's figures and those of a week earlier, for "what changed since last week".
+
+    Reading the store is most of a run's time, so it is read once, from the earlier run's first
+    needed instant, and both runs compute from the same frames.
+    """
+    now = Params.from_config(config, as_of, window_weeks)
+    before = Params.from_config(config, as_of - PREVIOUS_WEEK, window_weeks)
+    frames = load_store(engine, min(now.load_since, before.load_since))
+    return compute_frames(frames, now), compute_frames(frames, before)
 
 
 def all_views(current: HealthResult, previous: HealthResult) -> Iterator[Mapping[str, Any]]:
