@@ -710,3 +710,17 @@ def test_the_stand_in_refuses_callers_without_a_valid_token_or_for_another_calen
     assert response.status == 200
     response, body = authed.request(url)  # ann's token, bob's calendar
     assert response.status == 403 and b"forbidden" in body
+
+
+def test_a_sync_token_google_refuses_gives_a_full_round(env: Env) -> None:
+    env.sync()
+    with env.engine.begin() as conn:
+        conn.execute(
+            SyncState.__table__.update()  # type: ignore[attr-defined]
+            .where(SyncState.mailbox == CAT)
+            .values(token="not-a-token")
+        )
+    env.stand_in.reset_counts()
+    assert not env.sync().failed
+    assert states(env.engine)[CAT].token != "not-a-token"
+    assert env.stand_in.by_mailbox[CAT] > 2  # the refused call, then a full round's pages

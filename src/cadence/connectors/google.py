@@ -224,9 +224,10 @@ class GoogleReader:
         authed.credentials = creds
         return resource
 
-    def _execute(self, request: Any, mailbox: str) -> dict[str, Any]:
+    def _execute(self, request: Any, mailbox: str, sync_token: bool = False) -> dict[str, Any]:
         return self.connector.retry.call(
-            lambda: _answer(request.execute(num_retries=0)), lambda exc: classify(exc, mailbox)
+            lambda: _answer(request.execute(num_retries=0)),
+            lambda exc: classify(exc, mailbox, sync_token),
         )
 
     def _fetch_series(self, events: Any, mailbox: str, series_id: str) -> dict[str, Any]:
@@ -265,7 +266,7 @@ class GoogleReader:
         page_token: str | None = None
         while True:
             request = events.list(**params, **({"pageToken": page_token} if page_token else {}))
-            body = self._execute(request, job.mailbox)
+            body = self._execute(request, job.mailbox, sync_token=bool(job.token))
             items = body.get("items", [])
             page_token = body.get("nextPageToken")
             token = None if page_token else body.get("nextSyncToken")
@@ -442,14 +443,20 @@ def _attendees(
     return tuple(out)
 
 
-def classify(exc: BaseException, mailbox: str) -> Retryable | None:
-    """What a failure of one Google call means: retry (how), or fail the mailbox (why)."""
+def classify(exc: BaseException, mailbox: str, sync_token: bool = False) -> Retryable | None:
+    """What a failure of one Google call means: retry (how), or fail the mailbox (why).
+
+    ``sync_token``: the call carried a saved sync token (or a page token of such a round); a 400
+    then means Google no longer accepts it, which a full round fixes just as a 410 does.
+    """
     if isinstance(exc, HttpError):
         status = exc.status_code
         reason = _error_reason(exc)
         retry_after = parse_retry_after(exc.resp.get("retry-after"))
         if status == 410:
             raise TokenExpired(f"{mailbox}: the sync token expired (410): a full sync follows")
+        if status == 400 and sync_token:
+            raise TokenExpired(f"{mailbox}: the sync token was refused (400 {reason})")
         if status == 429 or (status == 403 and reason in RATE_LIMITS):
             return Retryable(
                 f"rate limited ({status} {reason or 'Too Many Requests'})", retry_after
