@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, MetaData, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -128,10 +128,9 @@ class Event(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (
-        Index("ix_events_original_start", "original_start"),
-        Index("ix_events_ical_uid", "ical_uid"),
-    )
+    # No secondary index: every sync rewrites every row it sees, and an index on ical_uid or
+    # original_start doubled the cost of that write (docs/store.md) while no query used one
+    # (the pipeline reads the events whole and matches copies in pandas).
 
 
 class Attendee(Base):

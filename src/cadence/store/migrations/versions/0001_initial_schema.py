@@ -65,10 +65,6 @@ def upgrade() -> None:
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("source", "mailbox", "event_id", name=op.f("pk_events")),
     )
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index("ix_events_ical_uid", ["ical_uid"], unique=False)
-        batch_op.create_index("ix_events_original_start", ["original_start"], unique=False)
-
     op.create_table(
         "mailboxes",
         sa.Column("source", sa.String(length=200), nullable=False),
@@ -131,10 +127,6 @@ def downgrade() -> None:
 
     op.drop_table("people")
     op.drop_table("mailboxes")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_original_start")
-        batch_op.drop_index("ix_events_ical_uid")
-
     op.drop_table("events")
     op.drop_table("attendees")
     with op.batch_alter_table("aliases", schema=None) as batch_op:
