@@ -297,7 +297,10 @@ def test_expired_token_gives_a_full_resync_with_the_same_rows(env: Env) -> None:
 FAULTS = {
     "429 with Retry-After": dict(status=429, body={"error": {"code": 429}}, retry_after="7"),
     "429 without Retry-After": dict(status=429, body={"error": {"code": 429}}),
-    "403 rateLimitExceeded": dict(status=403, body=rate_limited(), retry_after="2"),
+    "403 rateLimitExceeded with Retry-After": dict(
+        status=403, body=rate_limited(), retry_after="2"
+    ),
+    "403 rateLimitExceeded without Retry-After": dict(status=403, body=rate_limited()),
     "403 userRateLimitExceeded": dict(status=403, body=rate_limited("userRateLimitExceeded")),
     "403 quotaExceeded": dict(status=403, body=rate_limited("quotaExceeded")),
     "500": dict(status=500, body={"error": {"code": 500, "message": "backend"}}),
