@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -39,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
+from sqlalchemy.sql.elements import ColumnElement
 
 from cadence.normalised import Event
 from cadence.store.models import Attendee as AttendeeRow
@@ -56,23 +58,61 @@ ATTENDEES: Table = AttendeeRow.__table__  # type: ignore[assignment]
 _STAGING = MetaData()
 
 
-def _staging(table: Table, *extra: Column[Any]) -> Table:
-    """A temporary table shaped like ``table``, without its keys, that a page is loaded into.
+def _staging(table: Table, names: Sequence[str], *extra: Column[Any]) -> Table:
+    """A temporary table with ``table``'s columns ``names``, no keys, that a page is loaded into.
 
     Its strings are plain ``text``: the real tables' columns check the values when they are
     merged, and PostgreSQL estimates a staged page's size better without ``varchar(1024)``s.
     """
     columns = [
-        Column(c.name, c.type if isinstance(c.type, UTCDateTime | Boolean) else Text())
-        for c in table.columns
+        Column(n, table.c[n].type if isinstance(table.c[n].type, UTCDateTime | Boolean) else Text())
+        for n in names
     ]
     return Table(f"cadence_stage_{table.name}", _STAGING, *columns, *extra, prefixes=["TEMPORARY"])
 
 
-# Rows are staged in the order of the tables' columns: _event_rows and _attendee_rows build
-# their tuples in exactly that order.
-STAGE_EVENTS = _staging(EVENTS, Column("lists_attendees", Boolean))
-STAGE_ATTENDEES = _staging(ATTENDEES)
+# What a copy says, staged as is, in the order _event_rows and _attendee_rows build their tuples.
+# The columns a sync derives (original_start's default, the cancellation's and the sync's
+# times) are computed by the merge statements, once for the whole page.
+STAGE_EVENTS = _staging(
+    EVENTS,
+    [
+        "source",
+        "mailbox",
+        "event_id",
+        "series_id",
+        "ical_uid",
+        "original_start",
+        "start",
+        "end",
+        "all_day",
+        "event_type",
+        "status",
+        "organizer",
+        "recurrence",
+        "source_updated",
+    ],
+    Column("lists_attendees", Boolean),
+)
+STAGE_ATTENDEES = _staging(
+    ATTENDEES,
+    [
+        "source",
+        "mailbox",
+        "event_id",
+        "email",
+        "response",
+        "is_organizer",
+        "is_resource",
+        "optional",
+        "response_at",
+    ],
+)
+# The sync's time, and the same time or null (on a mailbox's very first sync) for the first
+# sight of a cancellation or a response.
+SEEN = bindparam("seen", type_=UTCDateTime())
+SEEN_CHANGE = bindparam("seen_change", type_=UTCDateTime())
+CANCELLED: ColumnElement[str] = literal_column("'cancelled'")
 
 
 def _insert(dialect: str, table: Any) -> Any:
@@ -100,11 +140,7 @@ def _sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
-def _event_rows(
-    events: Sequence[Event], seen_at: datetime, first_sync: bool, time: _Times
-) -> list[tuple[Any, ...]]:
-    seen = time[seen_at]
-    cancel_seen = None if first_sync else seen
+def _event_rows(events: Sequence[Event], time: _Times) -> list[tuple[Any, ...]]:
     return [
         (
             e.source,
@@ -112,7 +148,7 @@ def _event_rows(
             e.event_id,
             e.series_id,
             e.ical_uid,
-            time[e.original_start or e.start],
+            time[e.original_start],
             time[e.start],
             time[e.end],
             e.all_day,
@@ -121,21 +157,13 @@ def _event_rows(
             e.organizer,
             e.recurrence,
             time[e.updated],
-            time[e.updated] if e.status == "cancelled" else None,  # cancelled_at
-            cancel_seen if e.status == "cancelled" else None,  # cancel_seen_at
-            seen,  # first_seen (kept on conflict)
-            seen,  # last_seen
             e.attendees is not None,  # lists_attendees: replace the stored list
         )
         for e in events
     ]
 
 
-def _attendee_rows(
-    events: Sequence[Event], seen_at: datetime, first_sync: bool, time: _Times
-) -> list[tuple[Any, ...]]:
-    seen = time[seen_at]
-    response_seen = None if first_sync else seen
+def _attendee_rows(events: Sequence[Event], time: _Times) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     for e in events:
         attendees = e.attendees
@@ -154,8 +182,6 @@ def _attendee_rows(
                 a.is_resource,
                 a.optional,
                 time[a.response_at],
-                response_seen,
-                seen,
             )
             for a in attendees
         )
@@ -164,15 +190,22 @@ def _attendee_rows(
 
 def _events_upsert(dialect: str) -> Any:
     """Staged events into ``events``, merged with the stored row by the module's rules."""
-    ins = _insert(dialect, EVENTS)
-    ins = ins.from_select(
-        [c.name for c in EVENTS.columns],
-        select(*(STAGE_EVENTS.c[c.name] for c in EVENTS.columns)).where(true()),
+    staged = STAGE_EVENTS.c
+    cancelled = staged.status == CANCELLED
+    derived = {
+        # A one-off's original start is its start (the first one seen, by the merge below).
+        "original_start": func.coalesce(staged.original_start, staged.start),
+        "cancelled_at": case((cancelled, staged.source_updated)),
+        "cancel_seen_at": case((cancelled, SEEN_CHANGE)),
+        "first_seen": SEEN,
+        "last_seen": SEEN,
+    }
+    names = [c.name for c in EVENTS.columns]
+    ins = _insert(dialect, EVENTS).from_select(
+        names, select(*(derived[n] if n in derived else staged[n] for n in names)).where(true())
     )
     new, old = ins.excluded, EVENTS.c
-    still_cancelled = and_(
-        old.status == literal_column("'cancelled'"), new.status == literal_column("'cancelled'")
-    )
+    still_cancelled = and_(old.status == CANCELLED, new.status == CANCELLED)
     keep_new_else_old = [
         "series_id",
         "ical_uid",
@@ -200,10 +233,11 @@ def _events_upsert(dialect: str) -> Any:
 
 def _attendees_upsert(dialect: str) -> Any:
     """Staged attendees into ``attendees``: a response's times kept while it is unchanged."""
-    ins = _insert(dialect, ATTENDEES)
-    ins = ins.from_select(
-        [c.name for c in ATTENDEES.columns],
-        select(*(STAGE_ATTENDEES.c[c.name] for c in ATTENDEES.columns)).where(true()),
+    staged = STAGE_ATTENDEES.c
+    derived = {"response_seen_at": SEEN_CHANGE, "last_seen": SEEN}
+    names = [c.name for c in ATTENDEES.columns]
+    ins = _insert(dialect, ATTENDEES).from_select(
+        names, select(*(derived[n] if n in derived else staged[n] for n in names)).where(true())
     )
     new, old = ins.excluded, ATTENDEES.c
     same = old.response == new.response
@@ -223,7 +257,7 @@ def _attendees_upsert(dialect: str) -> Any:
     )
 
 
-def _stale_attendees() -> Any:
+def _stale_attendees(dialect: str) -> Any:
     """Attendees of one mailbox's events (by id) whom their staged new list leaves out.
 
     The ids come as a list, not a join with the staging table: the delete is then an index
@@ -232,10 +266,16 @@ def _stale_attendees() -> Any:
     """
     listed, stored = STAGE_ATTENDEES.c, ATTENDEES.c
     source, mailbox = bindparam("source", type_=Text()), bindparam("mailbox", type_=Text())
+    # PostgreSQL takes the ids as one array, SQLite (which has none) as one parameter each.
+    listing = (
+        stored.event_id == any_(bindparam("event_ids", type_=postgresql.ARRAY(Text())))
+        if dialect == "postgresql"
+        else stored.event_id.in_(bindparam("event_ids", expanding=True))
+    )
     return delete(ATTENDEES).where(
         stored.source == source,
         stored.mailbox == mailbox,
-        stored.event_id.in_(bindparam("event_ids", expanding=True)),
+        listing,
         tuple_(stored.event_id, stored.email).not_in(
             select(listed.event_id, listed.email).where(
                 listed.source == source, listed.mailbox == mailbox
@@ -250,7 +290,7 @@ class _Statements:
     def __init__(self, dialect: str) -> None:
         self.events = _events_upsert(dialect)
         self.attendees = _attendees_upsert(dialect)
-        self.stale = _stale_attendees()
+        self.stale = _stale_attendees(dialect)
         self.create = [CreateTable(t, if_not_exists=True) for t in (STAGE_EVENTS, STAGE_ATTENDEES)]
         # PostgreSQL leaves deleted rows behind as dead tuples that later pages would scan;
         # SQLite truncates on an unqualified DELETE.
@@ -346,17 +386,18 @@ def save_events(
         conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     for create in statements.create:
         conn.execute(create)
+    seen = {"seen": seen_at, "seen_change": None if first_sync else seen_at}
     for batch in _unique_batches(events):
         for i in range(0, len(batch), CHUNK):
             chunk = batch[i : i + CHUNK]
-            load(conn, STAGE_EVENTS, _event_rows(chunk, seen_at, first_sync, time))
-            load(conn, STAGE_ATTENDEES, _attendee_rows(chunk, seen_at, first_sync, time))
-            conn.execute(statements.events)
+            load(conn, STAGE_EVENTS, _event_rows(chunk, time))
+            load(conn, STAGE_ATTENDEES, _attendee_rows(chunk, time))
+            conn.execute(statements.events, seen)
             for (source, mailbox), ids in _listing_attendees(chunk).items():
                 conn.execute(
                     statements.stale, {"source": source, "mailbox": mailbox, "event_ids": ids}
                 )
-            conn.execute(statements.attendees)
+            conn.execute(statements.attendees, seen)
             for clear in statements.clear:
                 conn.execute(clear)
     return len(events)
