@@ -201,3 +201,27 @@ def test_reading_in_chunks_gives_the_same_frames(db: Engine, monkeypatch: Any) -
     pd.testing.assert_frame_equal(
         compute_frames(chunked, params).pairs, compute_frames(whole, params).pairs
     )
+
+
+def test_a_cycle_in_the_org_chart_ends(db: Engine) -> None:
+    add_people(
+        db,
+        [
+            ("a@acme.test", "A", "c@acme.test"),
+            ("b@acme.test", "B", "a@acme.test"),
+            ("c@acme.test", "C", "b@acme.test"),
+            ("d@acme.test", "D", "a@acme.test"),
+        ],
+    )
+    result = compute(db, config(), AS_OF)
+    below = result.org.members("a@acme.test")
+    assert below == ["b@acme.test", "c@acme.test", "d@acme.test"]
+
+
+def test_window_weeks_argument(db: Engine) -> None:
+    small_org(db)
+    store(db, weekly("w", at(28), 5))
+    view = manager_view(compute(db, config(), AS_OF, window_weeks=2), MGR)
+    assert view["window_weeks"] == 2
+    (entry,) = view["reports"]
+    assert (entry["held"], entry["minutes_per_week"], len(entry["timeline"])) == (2, 30.0, 2)

@@ -123,15 +123,14 @@ def build_org(people: pd.DataFrame, aliases: pd.DataFrame) -> Org:
 def _closure(step: pd.DataFrame) -> pd.DataFrame:
     """(person, ancestor) for every ancestor at any depth; one merge per level of the tree."""
     up = step.rename(columns={"report": "person", "manager": "ancestor"})[["person", "ancestor"]]
-    found = [up]
-    frontier = up
-    # A cycle in the chart must not loop forever: no chain is longer than the number of people.
-    for _ in range(len(step)):
+    below = up.drop_duplicates(ignore_index=True)
+    frontier = below
+    while not frontier.empty:
         frontier = frontier.merge(up, left_on="ancestor", right_on="person", suffixes=("", "_up"))
         frontier = frontier[["person", "ancestor_up"]].rename(columns={"ancestor_up": "ancestor"})
-        frontier = frontier[frontier["person"] != frontier["ancestor"]]
-        if frontier.empty:
-            break
-        found.append(frontier)
-    below = pd.concat(found, ignore_index=True).drop_duplicates(ignore_index=True)
+        # Only pairs not found before go on, so a cycle in the chart cannot loop forever.
+        frontier = frontier[frontier["person"] != frontier["ancestor"]].drop_duplicates()
+        new = frontier.merge(below, how="left", indicator=True)["_merge"] == "left_only"
+        frontier = frontier[new.to_numpy()]
+        below = pd.concat([below, frontier], ignore_index=True)
     return below.sort_values(["ancestor", "person"], ignore_index=True)
