@@ -257,6 +257,10 @@ CASES: dict[str, Case] = {
             "reasons": ["no_one_on_one", "no_recurring_series"],
         },
     ),
+    "six people (counted, their attendees never read)": Case(
+        stored(five(people=(MGR, REP, *(f"x{i}@acme.test" for i in range(4))))),
+        {"scheduled": 0, "status": "unhealthy"},
+    ),
     "a room attendee": Case(stored(five(rooms=("room-1@resource.acme.test",))), HELD),
     "all-day": Case(stored(five(all_day=True)), {"scheduled": 0}),
     "out of office": Case(stored(five(event_type="outOfOffice")), {"scheduled": 0}),
@@ -386,6 +390,8 @@ def test_rule(sqlite_url: str, name: str) -> None:
 # The store's two backends hand back times and flags differently: these rules run on both.
 BOTH = [
     "held",
+    "six people (counted, their attendees never read)",
+    "a room attendee",
     "moved and then cancelled",
     "cancellation with no source time, seen by a later sync just before",
     "cancellation found by the first sync: unknown time, not late",

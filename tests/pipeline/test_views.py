@@ -225,3 +225,13 @@ def test_window_weeks_argument(db: Engine) -> None:
     assert view["window_weeks"] == 2
     (entry,) = view["reports"]
     assert (entry["held"], entry["minutes_per_week"], len(entry["timeline"])) == (2, 30.0, 2)
+
+
+def test_crowded_copies_are_read_as_a_count(db: Engine) -> None:
+    small_org(db)
+    crowd = (MGR, REP, *(f"x{i}@acme.test" for i in range(5)))
+    store(db, [Meeting("all-hands", at(3), people=crowd, calendars=(MGR,)), Meeting("o", at(2))])
+    frames = load.load_store(db, Params.from_config(config(), AS_OF).load_since)
+    listed = dict(zip(frames.events["event_id"].astype(str), frames.events["listed"], strict=True))
+    assert listed == {"all-hands": 7, "o": 2}
+    assert len(frames.attendees) == 4  # the 1:1's two copies, two people each

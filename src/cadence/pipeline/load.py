@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
-from sqlalchemy import Connection, Engine, and_, false, or_, select, type_coerce
+from sqlalchemy import Connection, Engine, and_, case, false, func, or_, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
@@ -73,6 +73,10 @@ CATEGORICAL = frozenset(
     | {"recurrence", "email", "response"}
 )
 CHUNK_ROWS = 200_000
+# A copy listing more people than this is no pair's 1:1, even if aliases merge a few of them:
+# only its count of people is read, never its attendee rows, so that an all-hands invitation in
+# thousands of calendars costs one number per copy.
+MAX_LISTED = 4
 
 
 @dataclass(frozen=True)
@@ -153,19 +157,38 @@ def _union(parts: list[pd.Series]) -> pd.Series:
 
 
 def load_events(conn: Connection, since: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The relevant event copies and their attendees, ``copy_id`` joining the two."""
+    """The relevant event copies and their attendees, ``copy_id`` joining the two.
+
+    ``events.listed`` is how many people (resources aside) the copy lists; the attendee rows of
+    copies listing more than ``MAX_LISTED`` are not read.
+    """
     relevant = _relevant(since)
+    a = ATTENDEES.c
+    join = and_(*[a[k] == EVENTS.c[k] for k in KEY])
+    listed = (
+        select(func.count()).where(join, a.is_resource == false()).scalar_subquery().label("listed")
+    )
     events = _read(
         conn,
-        select(*[_raw(EVENTS.c[name]) for name in EVENT_COLUMNS]).where(relevant),
+        select(*[_raw(EVENTS.c[name]) for name in EVENT_COLUMNS], listed).where(relevant),
         EVENT_TIMES,
     )
-    join = and_(*[ATTENDEES.c[k] == EVENTS.c[k] for k in KEY])
+    counted = (
+        select(
+            *[a[name] for name in ATTENDEE_COLUMNS],
+            func.sum(case((a.is_resource == false(), 1), else_=0))
+            .over(partition_by=[a[k] for k in KEY])
+            .label("listed"),
+        )
+        .select_from(ATTENDEES.join(EVENTS, join))
+        .where(relevant)
+        .subquery()
+    )
     attendees = _read(
         conn,
-        select(*[_raw(ATTENDEES.c[name]) for name in ATTENDEE_COLUMNS])
-        .select_from(ATTENDEES.join(EVENTS, join))
-        .where(relevant),
+        select(*[_raw(counted.c[name]) for name in ATTENDEE_COLUMNS]).where(
+            counted.c.listed <= MAX_LISTED
+        ),
         ATTENDEE_TIMES,
     )
     events["all_day"] = _flag(events["all_day"], nullable=True)

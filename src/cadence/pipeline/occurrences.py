@@ -22,7 +22,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from cadence.pipeline.load import StoreFrames
+from cadence.pipeline.load import MAX_LISTED, StoreFrames
 from cadence.pipeline.org import Org
 from cadence.pipeline.params import Params
 from cadence.pipeline.recurrence import parse_rules
@@ -165,7 +165,12 @@ def assign_copies(frames: StoreFrames, org: Org, p: Params) -> tuple[pd.DataFram
             "duration": (events["end"] - events["start"]).dt.total_seconds().to_numpy(),
         }
     )
-    work[["n", "lo", "hi"]] = _participants(n, att, org_code)
+    people_listed = _participants(n, att, org_code)
+    # Copies listing too many people to be a 1:1 came without attendee rows: only the count.
+    crowded = pd.to_numeric(events["listed"]).to_numpy(dtype=float) > MAX_LISTED
+    people_listed[crowded] = np.nan
+    people_listed[crowded, 0] = events["listed"].to_numpy(dtype=float)[crowded]
+    work[["n", "lo", "hi"]] = people_listed
     borrowed = ["n", "lo", "hi", "organizer", "all_day", "ordinary", "rule", "duration"]
     _borrow_from_series(work, borrowed)
 
