@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from cadence.reports.csvfile import cell
 from cadence.reports.markdown import md
 from cadence.reports.render import render
-from cadence.reports.words import RenderSettings, worst_first
+from cadence.reports.words import RenderSettings, change, worst_first
 from reports.sample_views import FORMULA_NAME, HOSTILE_NAME, director_view, manager_view
 
 SETTINGS = RenderSettings()
@@ -142,3 +142,11 @@ def test_worst_first_orders_by_status_streak_then_rate(
         for e in ordered
     ]
     assert keys == sorted(keys)
+
+
+def test_changes_read_as_the_reader_sees_them() -> None:
+    assert change(15, 12) == "15, up from 12"
+    assert change(0.2, 0.25, rate=True) == "20%, down from 25%"
+    assert change(0.231, 0.228, rate=True) == "23%, about the same"
+    assert change(0.9, 0.9, rate=True) == "90%, unchanged"
+    assert change(None, 0.5, rate=True) == "—"

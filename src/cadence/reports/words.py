@@ -206,6 +206,8 @@ def change(now: float | int | None, before: float | int | None, rate: bool = Fal
         return show(now)
     if now == before:
         return f"{show(now)}, unchanged"
+    if show(now) == show(before):  # moved less than the rounding shows
+        return f"{show(now)}, about the same"
     direction = "up" if now > before else "down"
     return f"{show(now)}, {direction} from {show(before)}"
 
