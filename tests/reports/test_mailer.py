@@ -192,3 +192,21 @@ def test_dry_run_writes_eml_files(tmp_path: Path) -> None:
     plain, html = _text_and_html(msg)  # type: ignore[arg-type]
     assert "Ivy Ives" in plain and "Ivy Ives" in html and "Bob Baker" not in html
     assert (folder.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_name_with_a_line_break_adds_no_header(
+    smtp: tuple[Inbox, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, port = smtp
+    hostile = other_manager_view()
+    hostile["manager"]["name"] = "Hal\r\nBcc: eve@evil.test"
+    broken = manager_view()
+    broken["manager"]["email"] = "ann@acme.test\r\nBcc: eve@evil.test"
+    with SmtpOutbox(_config(port, monkeypatch), SETTINGS) as outbox:
+        write_reports([hostile, broken], tmp_path, "2026-W48", AS_OF, ["md"], SETTINGS, outbox)
+    ((rcpt, msg),) = inbox.messages()  # the broken address is refused, the other still sent
+    assert rcpt == ["hal@acme.test"]
+    assert msg["Bcc"] is None
+    # The would-be header is now only words inside the quoted display name.
+    assert [a.addr_spec for a in msg["To"].addresses] == ["hal@acme.test"]
+    assert list(outbox.refused) == ["ann@acme.test\r\nBcc: eve@evil.test"]

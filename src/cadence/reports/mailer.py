@@ -24,7 +24,7 @@ from typing import Any
 
 from cadence.config import Config, EmailConfig
 from cadence.errors import CadenceError, ConfigError
-from cadence.reports.words import RenderSettings, iso_week
+from cadence.reports.words import RenderSettings, iso_week, one_line
 from cadence.reports.writer import file_stem, make_private_dir, write_private
 
 
@@ -45,8 +45,9 @@ def build_message(
     msg = EmailMessage()
     msg["Subject"] = subject(view, email.subject_prefix, settings)
     msg["From"] = email.from_addr
-    # formataddr quotes or encodes the display name, so a hostile name cannot add headers.
-    msg["To"] = formataddr((person["name"], person["email"]))
+    # A name from the directory may hold a line break; on one line, formataddr quotes or encodes
+    # it, so it can neither add a header nor stop the run.
+    msg["To"] = formataddr((one_line(person["name"]), person["email"]))
     msg["Message-ID"] = make_msgid(domain=email.from_addr.rpartition("@")[2] or None)
     msg.set_content(texts["md"], subtype="plain", charset="utf-8")
     msg.add_alternative(texts["html"], subtype="html", charset="utf-8")
@@ -120,7 +121,11 @@ class SmtpOutbox:
     def deliver(self, view: Mapping[str, Any], texts: Mapping[str, str]) -> None:
         assert self._smtp is not None, "use SmtpOutbox as a context manager"
         to = view[view["kind"]]["email"]
-        msg = build_message(view, texts, self.email, self.settings)
+        try:
+            msg = build_message(view, texts, self.email, self.settings)
+        except ValueError as exc:  # an address no message can carry
+            self.refused[to] = f"cannot address a message to it: {exc}"
+            return
         try:
             self._smtp.send_message(msg, to_addrs=[to])
         except smtplib.SMTPRecipientsRefused as exc:

@@ -17,12 +17,11 @@ from cadence.reports.words import RenderSettings, fmt_rate, plural, status_label
 
 # Enough to make text inert where it never starts a line: inline markup, HTML, links, tables.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!~&])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
 def md(text: object) -> str:
     """Text made inert in Markdown: control characters become spaces, markup is backslashed."""
-    return _SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str(text)).strip())
+    return _SPECIAL.sub(r"\\\1", words.one_line(text))
 
 
 def _entry_block(

@@ -9,12 +9,15 @@ a reason reads the same everywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from cadence.config import Config
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 STATUS_LABELS = {"unhealthy": "Unhealthy", "at_risk": "At risk", "healthy": "Healthy"}
 STATUS_ORDER = {"unhealthy": 0, "at_risk": 1, "healthy": 2}
@@ -32,6 +35,12 @@ class RenderSettings:
     @classmethod
     def from_config(cls, config: Config) -> RenderSettings:
         return cls(tz=config.tz, min_group_size=config.report.min_group_size)
+
+
+def one_line(text: object) -> str:
+    """Text with control characters (line breaks, tabs, escapes) turned into spaces: names come
+    from calendars and directories and must not break a line, a heading or an email header."""
+    return _CONTROL.sub(" ", str(text)).strip()
 
 
 def parse_instant(value: str) -> datetime:
