@@ -161,7 +161,11 @@ class EmlOutbox:
 
     def deliver(self, view: Mapping[str, Any], texts: Mapping[str, str]) -> None:
         person = view[view["kind"]]
-        msg = build_message(view, texts, self.email, self.settings)
+        try:
+            msg = build_message(view, texts, self.email, self.settings)
+        except ValueError as exc:  # as SmtpOutbox: one bad address does not stop the run
+            self.refused[person["email"]] = f"cannot address a message to it: {exc}"
+            return
         path = self.folder / f"{file_stem(view['kind'], person['email'])}.eml"
         write_private(path, msg.as_string())
         self.sent.append(person["email"])
