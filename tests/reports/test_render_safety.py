@@ -145,8 +145,9 @@ def test_worst_first_orders_by_status_streak_then_rate(
 
 
 def test_changes_read_as_the_reader_sees_them() -> None:
-    assert change(15, 12) == "15, up from 12"
-    assert change(0.2, 0.25, rate=True) == "20%, down from 25%"
-    assert change(0.231, 0.228, rate=True) == "23%, about the same"
-    assert change(0.9, 0.9, rate=True) == "90%, unchanged"
+    assert change(15, 12) == "15 (up from 12)"
+    assert change(13897, 12000) == "13,897 (up from 12,000)"
+    assert change(0.2, 0.25, rate=True) == "20% (down from 25%)"
+    assert change(0.231, 0.228, rate=True) == "23% (about the same)"
+    assert change(0.9, 0.9, rate=True) == "90% (unchanged)"
     assert change(None, 0.5, rate=True) == "—"

@@ -36,6 +36,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(rate=words.fmt_rate, every=words.every, colours=COLOURS)
+    env.filters["n"] = words.fmt_count
     return env
 
 

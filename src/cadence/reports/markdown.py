@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cadence.reports import words
-from cadence.reports.words import RenderSettings, fmt_rate, plural, status_label
+from cadence.reports.words import RenderSettings, fmt_count, fmt_rate, plural, status_label
 
 # Enough to make text inert where it never starts a line: inline markup, HTML, links, tables.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!~&])")
@@ -103,11 +103,9 @@ def manager_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
 
 
 def _trend_line(week: Mapping[str, Any]) -> str:
-    return (
-        f"| {week['week']} | {week['scheduled']} | {week['missed']}"
-        f" | {week['cancelled_by_manager']} | {week['cancelled_by_report']}"
-        f" | {fmt_rate(week.get('cancellation_rate'))} |"
-    )
+    counts = ("scheduled", "missed", "cancelled_by_manager", "cancelled_by_report")
+    cells = " | ".join(fmt_count(week[k]) for k in counts)
+    return f"| {week['week']} | {cells} | {fmt_rate(week.get('cancellation_rate'))} |"
 
 
 _TREND_HEAD = [
@@ -131,9 +129,10 @@ def director_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
     if s:
         counts = s["status_counts"]
         lines += [
-            f"**{counts['unhealthy']} unhealthy · {counts['at_risk']} at risk ·"
-            f" {counts['healthy']} healthy** of {plural(s['direct_reports'], '1:1 pair')}"
-            " in your org.",
+            f"**{fmt_count(counts['unhealthy'])} unhealthy · {fmt_count(counts['at_risk'])}"
+            f" at risk · {fmt_count(counts['healthy'])} healthy** of"
+            f" {fmt_count(s['direct_reports'])} 1:1"
+            f" {'pair' if s['direct_reports'] == 1 else 'pairs'} in your org.",
             "",
         ]
     lines += ["## What changed since last week", ""]
@@ -180,7 +179,8 @@ def director_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
         ms = m["summary"]
         c = ms["status_counts"]
         lines.append(
-            f"| {name} | {c['unhealthy']} | {c['at_risk']} | {c['healthy']}"
+            f"| {name} | {fmt_count(c['unhealthy'])} | {fmt_count(c['at_risk'])}"
+            f" | {fmt_count(c['healthy'])}"
             f" | {fmt_rate(ms.get('coverage_rate'))} | {fmt_rate(ms.get('cancellation_rate'))}"
             f" | {fmt_rate(ms.get('manager_cancel_share'))} |"
         )

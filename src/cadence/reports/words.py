@@ -100,6 +100,11 @@ def fmt_rate(rate: float | None) -> str:
     return f"{rate * 100:.0f}%"
 
 
+def fmt_count(n: float | None) -> str:
+    """``13,897``: a count with thousands separators, so an org's totals read at a glance."""
+    return "—" if n is None else f"{n:,}"
+
+
 def fmt_days(days: float | None) -> str:
     """Days as METRICS.md rounds them, without a trailing ``.0``."""
     if days is None:
@@ -208,17 +213,16 @@ def cancellers(e: Entry) -> str:
     return f"you {e['cancelled_by_manager']} · them {e['cancelled_by_report']}"
 
 
-def change(now: float | int | None, before: float | int | None, rate: bool = False) -> str:
-    """``15, up from 12`` / ``21%, unchanged`` / ``—``: a figure against last week's, in words."""
-    show = fmt_rate if rate else (lambda v: "—" if v is None else str(v))
+def change(now: float | None, before: float | None, rate: bool = False) -> str:
+    """``1,878 (up from 1,742)`` / ``21% (unchanged)``: a figure against last week's, in words."""
+    show = fmt_rate if rate else fmt_count
     if before is None or now is None:
         return show(now)
     if now == before:
-        return f"{show(now)}, unchanged"
+        return f"{show(now)} (unchanged)"
     if show(now) == show(before):  # moved less than the rounding shows
-        return f"{show(now)}, about the same"
-    direction = "up" if now > before else "down"
-    return f"{show(now)}, {direction} from {show(before)}"
+        return f"{show(now)} (about the same)"
+    return f"{show(now)} ({'up' if now > before else 'down'} from {show(before)})"
 
 
 def via_name(view: Mapping[str, Any], entry: Entry) -> str:
@@ -274,9 +278,9 @@ def director_changes(view: Mapping[str, Any]) -> list[str]:
     if len(trend) >= 2:
         last, this = trend[-2], trend[-1]
         lines.append(
-            f"Week {last['week']}: {last['missed']} of {last['scheduled']} missed"
-            f" ({fmt_rate(last.get('cancellation_rate'))}); this week so far ({this['week']}):"
-            f" {this['missed']} of {this['scheduled']}"
+            f"Week {last['week']}: {fmt_count(last['missed'])} of {fmt_count(last['scheduled'])}"
+            f" missed ({fmt_rate(last.get('cancellation_rate'))}); this week so far"
+            f" ({this['week']}): {fmt_count(this['missed'])} of {fmt_count(this['scheduled'])}"
             f" ({fmt_rate(this.get('cancellation_rate'))})"
         )
     return lines
