@@ -81,6 +81,7 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
         ("[health]\nlate_cancel_hours = true\n", "[health] late_cancel_hours must be a number"),
         ('[org]\ntimezone = "Mars/Base"\n', "[org] timezone is not a known time zone"),
         ('[report]\nformats = ["md", "pdf"]\n', "[report] formats has unknown formats ['pdf']"),
+        ('[pipeline]\nengine = "spark"\n', "[pipeline] engine must be pandas or dask"),
         ('[sources.x]\nkind = "exchange"\n', "[sources.x] kind must be one of"),
         ('[sources.x]\nkind = "google"\n', "[sources.x] service_account_file is required"),
         (

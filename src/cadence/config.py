@@ -56,6 +56,15 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class PipelineConfig:
+    """Where the figures are computed: pandas in this process, or Dask (``scheduler``: a name
+    such as ``threads`` or ``processes``, or a cluster's address, ``tcp://host:8786``)."""
+
+    engine: str = "pandas"
+    scheduler: str = ""
+
+
+@dataclass(frozen=True)
 class HealthConfig:
     """Every threshold of METRICS.md "Health of a pair", with the spec's defaults."""
 
@@ -134,6 +143,7 @@ class Config:
     org: OrgConfig = field(default_factory=OrgConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     sources: dict[str, Source] = field(default_factory=dict)
@@ -212,6 +222,7 @@ def parse_config(
         "org": OrgConfig,
         "sync": SyncConfig,
         "report": ReportConfig,
+        "pipeline": PipelineConfig,
         "health": HealthConfig,
         "email": EmailConfig,
     }
@@ -313,6 +324,8 @@ def _check(config: Config, where: str) -> None:
     unknown = set(config.report.formats) - {"md", "html", "json", "csv"}
     if unknown:
         raise bad("report", "formats", f"has unknown formats {sorted(unknown)}")
+    if config.pipeline.engine not in {"pandas", "dask"}:
+        raise bad("pipeline", "engine", "must be pandas or dask")
     if config.email.security not in {"starttls", "ssl", "none"}:
         raise bad("email", "security", "must be starttls, ssl or none")
     for name, source in config.sources.items():
@@ -366,6 +379,10 @@ trend_weeks = 26
 out_dir = "reports"
 min_group_size = 5                # privacy floor of director reports; 1 turns it off
 # formats = ["md", "html"]        # what `cadence report all` and `cadence nightly` write
+
+[pipeline]
+engine = "pandas"                 # or "dask", to compute partitioned by manager
+# scheduler = ""                  # dask: "threads", "processes" or a cluster, "tcp://host:8786"
 
 [health]                          # thresholds of METRICS.md, all overridable
 late_cancel_hours = 24

@@ -68,6 +68,18 @@ def test_manager_json_on_stdout_is_the_golden_view(db: str, tmp_path: Path) -> N
     assert json.loads(result.stdout) == json.loads(expected)
 
 
+@pytest.mark.parametrize("kind", ["manager-ann", "director-dana"])
+def test_the_dask_engine_gives_the_golden_reports(db: str, cadence: Invoke, kind: str) -> None:
+    command, email = kind.split("-")
+    code, out, err = cadence(
+        "report", command, f"{email}@acme.test", "--as-of", AS_OF, "--format", "json",
+        "--engine", "dask", "--scheduler", "synchronous", "--database-url", db,
+    )  # fmt: skip
+    assert code == 0, err
+    expected = (GOLDEN / f"{kind}@acme.test.json").read_text()
+    assert json.loads(out) == json.loads(expected)
+
+
 def test_window_weeks(db: str, cadence: Invoke) -> None:
     code, out, err = cadence(
         "report", "manager", "ann@acme.test", "--as-of", AS_OF, "--window-weeks", "4",

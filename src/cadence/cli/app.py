@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
 
-from cadence.config import Config, load_config, resolve_database_url
+from cadence.config import Config, PipelineConfig, load_config, resolve_database_url
 from cadence.store.database import make_engine, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,10 +26,19 @@ class App:
     database_url: str | None = None
     verbose: int = 0
     quiet: bool = False
+    engine: str | None = None  # --engine and --scheduler of the report commands
+    scheduler: str | None = None
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self.config_path, database_url=self.database_url)
+        config = load_config(self.config_path, database_url=self.database_url)
+        if self.engine or self.scheduler:
+            pipeline = PipelineConfig(
+                engine=self.engine or config.pipeline.engine,
+                scheduler=self.scheduler or config.pipeline.scheduler,
+            )
+            config = replace(config, pipeline=pipeline)
+        return config
 
     @property
     def url(self) -> str:
@@ -62,7 +71,9 @@ class App:
         return any(a in ("-v", "--verbose") or a.startswith("-vv") for a in sys.argv[1:])
 
 
-def _set(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+def set_app(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback that records the option's value on the :class:`App`."""
+
     def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
         app = ctx.ensure_object(App)
         if name == "verbose":
@@ -86,13 +97,13 @@ def common_options(f: F) -> F:
             "config_path",
             type=click.Path(dir_okay=False),
             expose_value=False,
-            callback=_set("config_path"),
+            callback=set_app("config_path"),
             help="Config file (default $CADENCE_CONFIG, else ./cadence.toml).",
         ),
         click.option(
             "--database-url",
             expose_value=False,
-            callback=_set("database_url"),
+            callback=set_app("database_url"),
             help="Database URL; wins over the config and $CADENCE_DATABASE_URL.",
         ),
         click.option(
@@ -100,14 +111,14 @@ def common_options(f: F) -> F:
             "--verbose",
             count=True,
             expose_value=False,
-            callback=_set("verbose"),
+            callback=set_app("verbose"),
             help="More detail; with errors, the traceback.",
         ),
         click.option(
             "--quiet",
             is_flag=True,
             expose_value=False,
-            callback=_set("quiet"),
+            callback=set_app("quiet"),
             help="Only errors: no progress, no summary.",
         ),
     ]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cadence.cli.app import App, common_options, pass_app
+from cadence.cli.app import App, common_options, pass_app, set_app
 from cadence.config import Config
 from cadence.errors import UsageError
 from cadence.normalised import normalise_email
@@ -63,6 +63,20 @@ def _report_options(multiple: bool) -> Callable[[F], F]:
                 show_default=not multiple,
                 help="Output format"
                 + (", several allowed (default [report] formats)." if multiple else "."),
+            ),
+            click.option(
+                "--engine",
+                type=click.Choice(["pandas", "dask"]),
+                expose_value=False,
+                callback=set_app("engine"),
+                help="Compute with pandas or Dask (default [pipeline] engine).",
+            ),
+            click.option(
+                "--scheduler",
+                metavar="ADDRESS",
+                expose_value=False,
+                callback=set_app("scheduler"),
+                help="With --engine dask: threads, processes, or a cluster (tcp://host:8786).",
             ),
             click.option(
                 "--out",

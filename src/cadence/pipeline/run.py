@@ -23,18 +23,24 @@ def compute(
     config: Config,
     as_of: datetime,
     window_weeks: int | None = None,
-    engine_kind: str = "pandas",
+    engine_kind: str | None = None,
     scheduler: str | None = None,
 ) -> HealthResult:
     """Every figure of METRICS.md at ``as_of``, from the store behind ``engine``.
 
-    ``window_weeks`` overrides ``[report] window_weeks``; ``engine_kind`` is ``pandas`` or
-    ``dask``; ``scheduler`` (Dask only) is a scheduler name (``threads``, ``synchronous``,
+    ``window_weeks`` overrides ``[report] window_weeks``; ``engine_kind`` (default
+    ``[pipeline] engine``) is ``pandas`` or ``dask``; ``scheduler`` (Dask only, default
+    ``[pipeline] scheduler``) is a scheduler name (``threads``, ``synchronous``,
     ``processes``) or the address of a running Dask cluster (``tcp://host:8786``).
     """
     params = Params.from_config(config, as_of, window_weeks)
     frames = load_store(engine, params.load_since)
-    return compute_frames(frames, params, engine_kind=engine_kind, scheduler=scheduler)
+    return compute_frames(
+        frames,
+        params,
+        engine_kind=engine_kind or config.pipeline.engine,
+        scheduler=scheduler or config.pipeline.scheduler or None,
+    )
 
 
 def compute_frames(

@@ -35,7 +35,11 @@ def results(
     now = Params.from_config(config, as_of, window_weeks)
     before = Params.from_config(config, as_of - PREVIOUS_WEEK, window_weeks)
     frames = load_store(engine, min(now.load_since, before.load_since))
-    return compute_frames(frames, now), compute_frames(frames, before)
+    kind, scheduler = config.pipeline.engine, config.pipeline.scheduler or None
+    return (
+        compute_frames(frames, now, engine_kind=kind, scheduler=scheduler),
+        compute_frames(frames, before, engine_kind=kind, scheduler=scheduler),
+    )
 
 
 def all_views(current: HealthResult, previous: HealthResult) -> Iterator[Mapping[str, Any]]:
