@@ -268,9 +268,10 @@ def _attendees_upsert(dialect: str) -> Any:
 def _stale_attendees(dialect: str) -> Any:
     """Attendees of one mailbox's events (by id) whom their staged new list leaves out.
 
-    The ids come as a list, not a join with the staging table: the delete is then an index
-    lookup on the attendees' key on both backends, whatever the planner believes about the
-    tables' sizes (a join planned while the tables were small scans them once they are not).
+    The ids come as a list, not a join with the staging table: the delete then reads only this
+    mailbox's attendees, through the key, on both backends and whatever the planner believes
+    about the tables' sizes (a join planned while the tables were small scans them once they
+    are not: quadratic over a first sync).
     """
     listed, stored = STAGE_ATTENDEES.c, ATTENDEES.c
     source, mailbox = bindparam("source", type_=Text()), bindparam("mailbox", type_=Text())
