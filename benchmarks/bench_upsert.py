@@ -7,7 +7,9 @@ database (created here and dropped at the end), then saves the same events again
 (the nightly re-sync that finds everything already stored), and prints event rows per second
 for both loads. The target is at least 50,000 event rows per second on both backends.
 
-Usage: ``python benchmarks/bench_upsert.py [--events N] [--mailboxes M] [--page P]``.
+Usage: ``python benchmarks/bench_upsert.py [--events N] [--mailboxes M] [--page P]
+[--writers 1 4]``: each load runs with one writer, then with several threads each saving its
+own mailboxes, as a sync's concurrent workers do.
 PostgreSQL is reached at ``$CADENCE_TEST_POSTGRES_URL`` (default: the local server, database
 ``test``, used only to create and drop the benchmark's own database); it is skipped with a
 message when no server answers.
@@ -21,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,9 +86,28 @@ def load(
     page: int,
     seen_at: datetime,
     first_sync: bool,
+    writers: int = 1,
 ) -> float:
-    """Save every mailbox page by page, the token with its last page; returns the seconds."""
+    """Save every mailbox page by page, the token with its last page, with ``writers`` threads
+    each saving its own mailboxes (as a sync's workers do); returns the seconds."""
     started = time.perf_counter()
+    mailboxes = list(by_mailbox.items())
+    shares = [dict(mailboxes[w::writers]) for w in range(writers)]
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        for done in [
+            pool.submit(_save_all, engine, share, page, seen_at, first_sync) for share in shares
+        ]:
+            done.result()
+    return time.perf_counter() - started
+
+
+def _save_all(
+    engine: Engine,
+    by_mailbox: dict[str, list[Event]],
+    page: int,
+    seen_at: datetime,
+    first_sync: bool,
+) -> None:
     for mailbox, events in by_mailbox.items():
         pages: Sequence[Sequence[Event]] = [
             events[i : i + page] for i in range(0, len(events), page)
@@ -104,22 +126,24 @@ def load(
                 if last
                 else None,
             )
-    return time.perf_counter() - started
 
 
-def run(name: str, url: str, by_mailbox: dict[str, list[Event]], page: int, n: int) -> None:
+def run(
+    name: str, url: str, by_mailbox: dict[str, list[Event]], page: int, n: int, writers: int
+) -> None:
     engine = make_engine(url)
     try:
         upgrade(engine)
         day = datetime(2026, 11, 1, 2, tzinfo=UTC)
-        first = load(engine, by_mailbox, page, day, first_sync=True)
-        again = load(engine, by_mailbox, page, day + timedelta(days=1), first_sync=False)
+        first = load(engine, by_mailbox, page, day, True, writers)
+        again = load(engine, by_mailbox, page, day + timedelta(days=1), False, writers)
         with engine.connect() as conn:
             events = conn.execute(select(func.count()).select_from(EventRow)).scalar_one()
             attendees = conn.execute(select(func.count()).select_from(AttendeeRow)).scalar_one()
         assert (events, attendees) == (n, 2 * n), (events, attendees)
         print(
-            f"{name:<10} first load {n / first:>10,.0f} event rows/s ({first:6.1f} s)"
+            f"{name:<10} {writers} writer{'s' if writers > 1 else ' '}"
+            f" first load {n / first:>10,.0f} event rows/s ({first:6.1f} s)"
             f"   re-upsert {n / again:>10,.0f} event rows/s ({again:6.1f} s)"
             f"   [{events:,} events, {attendees:,} attendees]",
             flush=True,
@@ -134,6 +158,13 @@ def main() -> None:
     parser.add_argument("--mailboxes", type=int, default=200)
     parser.add_argument("--page", type=int, default=2500, help="events per page (Google's max)")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--writers",
+        type=int,
+        nargs="+",
+        default=[1, 4],
+        help="concurrent writers, each saving its own mailboxes as a sync's workers do",
+    )
     args = parser.parse_args()
     by_mailbox = build_events(args.events, args.mailboxes)
     print(
@@ -143,7 +174,9 @@ def main() -> None:
     )
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", by_mailbox, args.page, args.events)
+            for writers in args.writers:
+                path = Path(tmp) / f"bench-{writers}.db"
+                run("sqlite", f"sqlite:///{path}", by_mailbox, args.page, args.events, writers)
     if args.only != "sqlite":
         admin_url = os.environ.get("CADENCE_TEST_POSTGRES_URL", DEFAULT_PG)
         try:
@@ -156,16 +189,17 @@ def main() -> None:
                 f"{make_url(admin_url).render_as_string()}: {str(exc).splitlines()[0]}"
             )
             return
-        name = f"cadence_bench_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-            run("postgresql", url, by_mailbox, args.page, args.events)
-        finally:
+        for writers in args.writers:
+            name = f"cadence_bench_{uuid.uuid4().hex[:12]}"
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+                run("postgresql", url, by_mailbox, args.page, args.events, writers)
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 if __name__ == "__main__":
