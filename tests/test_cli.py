@@ -105,3 +105,26 @@ def test_every_command_is_documented_with_examples(name: str, command: click.Com
     assert "Example" in help_text, f"{name} --help has no examples"
     options = {opt for p in command.params for opt in getattr(p, "opts", [])}
     assert {"--config", "--database-url", "--verbose", "--quiet"} <= options, name
+
+
+def test_init_writes_the_config_it_is_pointed_at(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    named = tmp_path / "etc" / "cadence.toml"
+    result = run("init", "--config", str(named), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert named.is_file() and not (tmp_path / "cadence.toml").exists()
+    # Its relative database path is relative to the config's folder.
+    assert (tmp_path / "etc" / "cadence.db").is_file()
+    from_env = tmp_path / "etc" / "env.toml"
+    assert run("init", cwd=tmp_path, env={"CADENCE_CONFIG": str(from_env)}).returncode == 0
+    assert from_env.is_file()
+    missing_folder = run("init", "--config", str(tmp_path / "nope" / "c.toml"), cwd=tmp_path)
+    assert missing_folder.returncode == 2 and "does not exist" in missing_folder.stderr
+
+
+def test_a_mistyped_sqlite_path_leaves_no_empty_database(tmp_path: Path) -> None:
+    typo = tmp_path / "cadnece.db"
+    result = run("status", "--database-url", f"sqlite:///{typo}", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"there is no database at {typo}: run `cadence init`" in result.stderr
+    assert not typo.exists()

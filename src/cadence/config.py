@@ -52,7 +52,7 @@ class ReportConfig:
     trend_weeks: int = 26
     out_dir: str = "reports"
     min_group_size: int = 5
-    formats: tuple[str, ...] = ("md", "html")
+    formats: tuple[str, ...] = ("md",)
 
 
 @dataclass(frozen=True)
@@ -378,7 +378,7 @@ window_weeks = 12
 trend_weeks = 26
 out_dir = "reports"
 min_group_size = 5                # privacy floor of director reports; 1 turns it off
-# formats = ["md", "html"]        # what `cadence report all` and `cadence nightly` write
+# formats = ["md", "html"]        # what `cadence report all` and `cadence nightly` write (md)
 
 [pipeline]
 engine = "pandas"                 # or "dask", to compute partitioned by manager

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from cadence.cli.app import App, common_options, pass_app
-from cadence.config import DEFAULT_CONFIG_NAME, TEMPLATE, find_config_path
+from cadence.config import DEFAULT_CONFIG_NAME, TEMPLATE
+from cadence.errors import ConfigError
 from cadence.store.database import redact, upgrade
 
 
@@ -21,16 +23,20 @@ def init_command(app: App) -> None:
     \b
     Examples:
       cadence init
+      cadence init --config /etc/cadence/cadence.toml
       cadence init --database-url postgresql+psycopg://cadence@db/cadence
     """
-    existing = find_config_path(app.config_path)
-    if existing is None:
-        target = Path.cwd() / DEFAULT_CONFIG_NAME
-        target.write_text(TEMPLATE, encoding="utf-8")
-        app.config_path = str(target)
-        app.info(f"wrote {target}")
+    # The config named by --config or $CADENCE_CONFIG is the one to write if it is missing.
+    named = app.config_path or os.environ.get("CADENCE_CONFIG")
+    target = Path(named) if named else Path.cwd() / DEFAULT_CONFIG_NAME
+    if target.is_file():
+        app.info(f"kept {target}")
     else:
-        app.info(f"kept {existing}")
+        if not target.parent.is_dir():
+            raise ConfigError(f"{target}: its folder {target.parent} does not exist")
+        target.write_text(TEMPLATE, encoding="utf-8")
+        app.info(f"wrote {target}")
+    app.config_path = str(target)
     engine = app.raw_engine()
     before, after = upgrade(engine)
     where = redact(str(engine.url))

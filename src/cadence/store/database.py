@@ -15,6 +15,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from cadence.errors import SchemaOutOfDate, StoreError
@@ -25,8 +26,6 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def redact(url: str) -> str:
     """The URL with any password hidden, for messages and logs."""
     try:
-        from sqlalchemy.engine import make_url
-
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "<unparseable database URL>"
@@ -114,7 +113,15 @@ def check_schema(engine: Engine) -> None:
 
 
 def open_store(url: str) -> Engine:
-    """An engine on a database whose schema is current, or a clear error saying what to run."""
+    """An engine on a database whose schema is current, or a clear error saying what to run.
+
+    A SQLite file that does not exist is not created here (a mistyped path would otherwise
+    leave an empty database behind): only ``cadence init`` creates one.
+    """
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        if not Path(database).exists():
+            raise SchemaOutOfDate(f"there is no database at {database}: run `cadence init`")
     engine = make_engine(url)
     check_schema(engine)
     return engine
