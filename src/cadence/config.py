@@ -20,6 +20,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cadence.errors import ConfigError
+from cadence.reports import FORMATS
 
 DEFAULT_CONFIG_NAME = "cadence.toml"
 
@@ -321,7 +322,7 @@ def _check(config: Config, where: str) -> None:
         raise bad("report", "trend_weeks", "must be at least 1")
     if config.report.min_group_size < 1:
         raise bad("report", "min_group_size", "must be at least 1 (1 turns the floor off)")
-    unknown = set(config.report.formats) - {"md", "html", "json", "csv"}
+    unknown = set(config.report.formats) - set(FORMATS)
     if unknown:
         raise bad("report", "formats", f"has unknown formats {sorted(unknown)}")
     if config.pipeline.engine not in {"pandas", "dask"}:

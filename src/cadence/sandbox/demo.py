@@ -26,6 +26,7 @@ from cadence.connectors.runner import SyncSummary, run_sync
 from cadence.orgchart import parse_csv
 from cadence.pipeline import HealthResult, compute
 from cadence.pipeline.views import manager_view
+from cadence.reports import FORMATS
 from cadence.reports.publish import publish_all
 from cadence.sandbox.company import Company, build_company
 from cadence.sandbox.google import GoogleStandIn
@@ -38,7 +39,6 @@ from cadence.store.people import replace_chart
 GOOGLE, MICROSOFT = "acme-google", "acme-m365"
 CLIENT_ID = "cadence-demo-app"
 SECRET_ENV = "CADENCE_DEMO_M365_SECRET"  # noqa: S105 - the variable's name, not a secret
-FORMATS = ("md", "html", "json", "csv")
 
 Say = Callable[[str], None]
 
