@@ -330,6 +330,25 @@ CASES: dict[str, Case] = {
         as_of=datetime(2026, 11, 24, 9, 0, tzinfo=UTC),  # 01:00 on the 24th in Los Angeles
         config={"org": {"timezone": "America/Los_Angeles"}},
     ),
+    "date-only UNTIL: ended at exactly the next local midnight": Case(
+        stored(five(recurrence="RRULE:FREQ=WEEKLY;UNTIL=20261123")),
+        {"intended_cadence_days": None},
+        as_of=datetime(2026, 11, 24, 8, 0, tzinfo=UTC),  # 00:00 on the 24th in Los Angeles
+        config={"org": {"timezone": "America/Los_Angeles"}},
+    ),
+    # 01:30 on 1 Nov 2026 happens twice in New York: 05:30Z (EDT), then 06:30Z (EST).
+    "local UNTIL in a repeated hour: active up to its earlier instant": Case(
+        stored(five(recurrence="RRULE:FREQ=WEEKLY;UNTIL=20261101T013000")),
+        {"intended_cadence_days": 7.0},
+        as_of=datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+        config={"org": {"timezone": "America/New_York"}},
+    ),
+    "local UNTIL in a repeated hour: ended after its earlier instant": Case(
+        stored(five(recurrence="RRULE:FREQ=WEEKLY;UNTIL=20261101T013000")),
+        {"intended_cadence_days": None},
+        as_of=datetime(2026, 11, 1, 6, 0, tzinfo=UTC),
+        config={"org": {"timezone": "America/New_York"}},
+    ),
     "cancel streak": Case(
         stored([changed(m, status="cancelled") if i >= 2 else m for i, m in enumerate(five())]),
         {
