@@ -119,9 +119,9 @@ def open_store(url: str) -> Engine:
     leave an empty database behind): only ``cadence init`` creates one.
     """
     database = make_url(url).database if url.startswith("sqlite") else None
-    if database and database != ":memory:" and not database.startswith("file:"):
-        if not Path(database).exists():
-            raise SchemaOutOfDate(f"there is no database at {database}: run `cadence init`")
+    on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+    if on_disk and not Path(str(database)).exists():
+        raise SchemaOutOfDate(f"there is no database at {database}: run `cadence init`")
     engine = make_engine(url)
     check_schema(engine)
     return engine
