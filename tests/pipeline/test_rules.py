@@ -114,6 +114,30 @@ def sparse_first_sync(engine: Engine) -> None:
     )
 
 
+def first_sync_found_miss(
+    miss: dict[str, Any], later_source_time: datetime | None = None
+) -> Callable[[Engine], None]:
+    """Occurrence 2 (at(14)) has a miss (``miss``: changed() fields, no source time). The
+    manager's mailbox saw it confirmed from day -200; the report's mailbox, first synced on day
+    -30, already finds the miss; the manager's mailbox sees it on day -13 (after the start),
+    with ``later_source_time`` as the source's time, if given."""
+
+    def setup(engine: Engine) -> None:
+        meetings = five()
+        save(
+            engine, [e for m in meetings for e in changed(m, calendars=[MGR]).copies()], SYNC, True
+        )
+        report = [changed(m, calendars=[REP]) for m in meetings]
+        report[2] = changed(report[2], **miss)
+        save(engine, [e for m in report for e in m.copies()], at(30), True)
+        later = changed(meetings[2], calendars=[MGR], **miss)
+        if later_source_time is not None:
+            later = changed(later, updated=later_source_time)
+        save(engine, later.copies(), at(13), False)
+
+    return setup
+
+
 def one_off_moved(engine: Engine) -> None:
     """A one-off first seen at one time, then found at another by a later sync."""
     m = Meeting("o1", at(3))
@@ -230,6 +254,18 @@ CASES: dict[str, Case] = {
     "cancellation found by the first sync: unknown time, not late": Case(
         sparse_first_sync,
         {"scheduled": 5, "missed": 1, "late_cancellations": 0, "cancelled_by_manager": 1},
+    ),
+    "cancellation a first sync found, seen later in the other calendar: unknown, not late": Case(
+        first_sync_found_miss({"status": "cancelled"}),
+        {"missed": 1, "cancelled_by_manager": 1, "late_cancellations": 0},
+    ),
+    "decline a first sync found, seen later in the other calendar: unknown, not late": Case(
+        first_sync_found_miss({"declined": {REP: None}}),
+        {"missed": 1, "declined": 1, "cancelled_by_report": 1, "late_cancellations": 0},
+    ),
+    "cancellation a first sync found: a source time on another copy still wins": Case(
+        first_sync_found_miss({"status": "cancelled"}, later_source_time=at(14) - HOUR),
+        {"missed": 1, "late_cancellations": 1},
     ),
     "upcoming": Case(
         stored(weekly("w", at(7), 4)),
@@ -414,6 +450,7 @@ BOTH = [
     "moved and then cancelled",
     "cancellation with no source time, seen by a later sync just before",
     "cancellation found by the first sync: unknown time, not late",
+    "decline a first sync found, seen later in the other calendar: unknown, not late",
     "a one-off moved between syncs",
     "date-only UNTIL: active through that day in the configured zone",
 ]

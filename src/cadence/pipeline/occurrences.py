@@ -345,6 +345,11 @@ def occurrences(copies: pd.DataFrame, p: Params) -> pd.DataFrame:
             "m_decl_seen": times("m_response_seen_at", m_declined),
             "r_decl_src": times("r_response_at", r_declined),
             "r_decl_seen": times("r_response_seen_at", r_declined),
+            # A copy whose mailbox's first sync already found the miss: it happened at some
+            # unknown time before that sync, earlier than any later sighting on another copy.
+            "cancel_unknown": cancelled & copies["cancel_seen_at"].isna().to_numpy(),
+            "m_decl_unknown": m_declined & copies["m_response_seen_at"].isna().to_numpy(),
+            "r_decl_unknown": r_declined & copies["r_response_seen_at"].isna().to_numpy(),
         }
     )
     # The copy seen last says where the occurrence is now ("last" skips nulls); ties are broken
@@ -362,7 +367,8 @@ def occurrences(copies: pd.DataFrame, p: Params) -> pd.DataFrame:
     last += ["m_declined", "r_declined"]
     earliest = ["cancel_src", "cancel_seen", "m_decl_src", "m_decl_seen"]
     earliest += ["r_decl_src", "r_decl_seen"]
-    occ = g[last].last().join(g[earliest].min()).join(g[["cancelled"]].max())
+    anyone = ["cancelled", "cancel_unknown", "m_decl_unknown", "r_decl_unknown"]
+    occ = g[last].last().join(g[earliest].min()).join(g[anyone].max())
     # A one-off's original start is the start the first sync that saw it found.
     first = np.lexsort(
         (
@@ -408,8 +414,15 @@ def _decide(occ: pd.DataFrame, p: Params) -> pd.DataFrame:
     decl_seen = _earliest(
         occ["m_decl_seen"].where(m_declined), occ["r_decl_seen"].where(r_declined)
     )
+    # With no source time, a first sync that already found the miss makes its time unknown,
+    # whatever later syncs of other mailboxes saw.
+    decl_unknown = (m_declined & occ["m_decl_unknown"].astype(bool).to_numpy()) | (
+        r_declined & occ["r_decl_unknown"].astype(bool).to_numpy()
+    )
+    decl_seen = decl_seen.mask(decl_unknown)
+    cancel_seen = occ["cancel_seen"].mask(occ["cancel_unknown"].astype(bool).to_numpy())
     miss_time = pd.Series(pd.NaT, index=occ.index, dtype="datetime64[ns, UTC]")
-    miss_time = miss_time.mask(cancelled, occ["cancel_src"].fillna(occ["cancel_seen"]))
+    miss_time = miss_time.mask(cancelled, occ["cancel_src"].fillna(cancel_seen))
     miss_time = miss_time.mask(declined, decl_src.fillna(decl_seen))
     notice = pd.Timedelta(hours=h.late_cancel_hours)
     occ["late"] = (miss_time > occ["original_start"] - notice).to_numpy(dtype=bool)
