@@ -88,11 +88,12 @@ def test_manager_view_shape_and_skip_levels(db: Engine) -> None:
 
 
 def _company(db: Engine) -> None:
-    """dana directs: ann (6 reports), bea (2 reports) and cal (no reports)."""
+    """dana directs: ann (6 reports), bea (2 reports), dee (1 report) and cal (no reports)."""
     rows: list[tuple[str, str, str | None]] = [(BOSS, "Dana", None)]
-    rows += [(f"{m}@acme.test", m.title(), BOSS) for m in ("ann", "bea", "cal")]
+    rows += [(f"{m}@acme.test", m.title(), BOSS) for m in ("ann", "bea", "cal", "dee")]
     rows += [(f"a{i}@acme.test", f"A{i}", "ann@acme.test") for i in range(6)]
     rows += [(f"b{i}@acme.test", f"B{i}", "bea@acme.test") for i in range(2)]
+    rows += [("d0@acme.test", "D0", "dee@acme.test")]
     add_people(db, rows)
     meetings = []
     for manager, report in [(m, r) for r, _, m in rows if m]:
@@ -113,30 +114,32 @@ def test_director_view_trend_sub_orgs_and_privacy(db: Engine) -> None:
                           "sub_orgs", "managers", "summary", "previous_summary"]  # fmt: skip
     assert len(view["trend"]) == 26
     assert view["trend"][-1]["week"] == "2026-W48" and view["trend"][0]["week"] == "2026-W23"
-    # 11 pairs; each has one 1:1 a week on Mondays, cancelled in week 47.
+    # 13 pairs; each has one 1:1 a week on Mondays, cancelled in week 47.
     assert view["trend"][-2] == {
         "week": "2026-W47",
-        "scheduled": 11,
-        "missed": 11,
-        "cancelled_by_manager": 11,
+        "scheduled": 13,
+        "missed": 13,
+        "cancelled_by_manager": 13,
         "cancelled_by_report": 0,
         "cancellation_rate": 1.0,
     }
-    assert view["trend"][-3]["scheduled"] == 11 and view["trend"][-3]["missed"] == 0
+    assert view["trend"][-3]["scheduled"] == 13 and view["trend"][-3]["missed"] == 0
     assert view["trend"][0]["cancellation_rate"] is None
-    assert view["summary"]["direct_reports"] == 11
-    # ann's sub-org: her 1:1 with dana plus her 6 pairs; bea's 3 pairs fold into "other".
+    # Suppressed: dana (4 reports), bea (2), dee (1): 7 pairs, so the org summary can show.
+    assert view["summary"]["direct_reports"] == 13
+    # ann's sub-org: her 1:1 with dana plus her 6 pairs. The rest of the org, bea's 3 pairs,
+    # dee's 2 and dana's own 1:1 with cal, is "other".
     ann, other = view["sub_orgs"]
     assert ann["label"] == "Ann" and ann["head"] == {"email": "ann@acme.test", "name": "Ann"}
     assert ann["trend"][-2]["scheduled"] == 7
     assert other["label"] == "other" and other["head"] is None
-    assert other["trend"][-2]["scheduled"] == 3
+    assert other["trend"][-2]["scheduled"] == 6
     managers = {m["manager"]["email"]: m for m in view["managers"]}
-    assert list(managers) == [BOSS, "ann@acme.test", "bea@acme.test"]
+    assert list(managers) == [BOSS, "ann@acme.test", "bea@acme.test", "dee@acme.test"]
     assert managers[BOSS]["suppressed"] and managers[BOSS]["summary"] is None
     assert managers["bea@acme.test"]["suppressed"]
     assert managers["ann@acme.test"]["summary"]["direct_reports"] == 6
-    for report in ("a0@", "b0@", "cal@", "A0", "Cal"):
+    for report in ("a0@", "b0@", "cal@", "d0@", "A0", "Cal"):
         assert report not in text  # a director's report never names a report
     assert view["previous_summary"] is None
 
@@ -147,7 +150,7 @@ def test_privacy_floor_off_and_previous_week(db: Engine) -> None:
     result = compute(db, cfg, AS_OF)
     previous = compute(db, cfg, AS_OF - timedelta(days=7))
     view = director_view(result, BOSS, previous=previous)
-    assert [s["label"] for s in view["sub_orgs"]] == ["Ann", "Bea"]
+    assert [s["label"] for s in view["sub_orgs"]] == ["Ann", "Bea", "Dee"]
     assert not any(m["suppressed"] for m in view["managers"])
     assert view["previous_summary"] == director_view(previous, BOSS)["summary"]
     assert view["previous_summary"] != view["summary"]
@@ -158,7 +161,7 @@ def test_weeks_are_cut_in_the_configured_zone(db: Engine) -> None:
     # Monday 01:00 in Tokyo is still Sunday in UTC.
     store(db, [Meeting("t", at(1, hour=16))])
     for zone, week in (("UTC", "2026-W47"), ("Asia/Tokyo", "2026-W48")):
-        cfg = parse_config({"org": {"timezone": zone}})
+        cfg = parse_config({"org": {"timezone": zone}, "report": {"min_group_size": 1}})
         trend = director_view(compute(db, cfg, AS_OF), BOSS)["trend"]
         assert [w["week"] for w in trend if w["scheduled"]] == [week]
 

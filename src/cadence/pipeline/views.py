@@ -155,11 +155,15 @@ def manager_view(result: HealthResult, email: str) -> dict[str, Any]:
     }
 
 
-def _weeks(result: HealthResult, sums: np.ndarray) -> list[dict[str, Any]]:
-    """Trend weeks from a (weeks x TREND_COLUMNS) array of sums."""
+def _weeks(result: HealthResult, sums: np.ndarray | None) -> list[dict[str, Any]]:
+    """Trend weeks from a (weeks x TREND_COLUMNS) array of sums; ``None``: every week's figures
+    are null (a group under the privacy floor)."""
     weeks = []
-    for label, values in zip(result.trends.weeks, sums.tolist(), strict=True):
-        row = dict(zip(TREND_COLUMNS, values, strict=True))
+    for i, label in enumerate(result.trends.weeks):
+        if sums is None:
+            weeks.append({"week": label, **dict.fromkeys(TREND_COLUMNS), "cancellation_rate": None})
+            continue
+        row = dict(zip(TREND_COLUMNS, sums[i].tolist(), strict=True))
         scheduled, missed = int(row["scheduled"]), int(row["missed"])
         weeks.append(
             {
@@ -174,30 +178,52 @@ def _weeks(result: HealthResult, sums: np.ndarray) -> list[dict[str, Any]]:
     return weeks
 
 
-def _sub_orgs(result: HealthResult, director: str) -> list[dict[str, Any]]:
+def _sub_orgs(result: HealthResult, director: str, org_pairs: int) -> list[dict[str, Any]]:
     """Each direct report of the director who is a manager heads a sub-org: them and everyone
-    below them; sub-orgs with fewer pairs than the privacy floor fold into ``other``."""
+    below them. Sub-orgs with fewer pairs than the privacy floor fold into ``other``, and so,
+    by complementary suppression, do the smallest shown ones until what the shown sub-orgs leave
+    of the org (the "rest": folded sub-orgs plus the director's own pairs with non-managers) is
+    none or at least the floor: org trend minus shown sub-orgs then never isolates a small group.
+    ``other`` holds the whole rest, and is left out when the rest cannot reach the floor."""
     org = result.org
     managers = set(result.manager_summary.index)
     heads = [r for r in result.pairs_of(director, "pair")["report"] if r in managers]
     floor = result.params.min_group_size
-    shown: list[str] = []
-    folded: list[str] = []
-    for head in heads:
-        # The head's own pair with the director, plus one pair per person below the head.
-        (shown if 1 + len(org.members(head)) >= floor else folded).append(head)
+    # The head's own pair with the director, plus one pair per person below the head.
+    size = {head: 1 + len(org.members(head)) for head in heads}
+    shown = sorted((h for h in heads if size[h] >= floor), key=lambda h: (size[h], h))
+    folded = len(shown) < len(heads)
+    rest = org_pairs - sum(size[h] for h in shown)
+    while 0 < rest < floor and shown:
+        rest += size[shown.pop(0)]
+        folded = True
 
-    def trend(heads: list[str]) -> list[dict[str, Any]]:
-        return _weeks(result, result.trend(heads) + result.trend(heads, own=True))
+    def trend(head: str) -> np.ndarray:
+        return result.trend([head]) + result.trend([head], own=True)
 
     out: list[dict[str, Any]] = [
-        {"label": org.name(head), "head": _person(result, head), "trend": trend([head])}
+        {
+            "label": org.name(head),
+            "head": _person(result, head),
+            "trend": _weeks(result, trend(head)),
+        }
         for head in shown
     ]
     out.sort(key=lambda s: (s["label"], s["head"]["email"]))
-    if folded:
-        out.append({"label": "other", "head": None, "trend": trend(folded)})
+    if folded and rest >= floor:
+        others = result.trend([director]) - sum(trend(h) for h in shown)
+        out.append({"label": "other", "head": None, "trend": _weeks(result, others)})
     return out
+
+
+def _org_summary(result: HealthResult, director: str, hidden_pairs: int) -> dict[str, Any] | None:
+    """The org's pooled figures, or null when they minus the shown managers' figures would
+    describe the suppressed managers' pairs as a group under the privacy floor."""
+    if 0 < hidden_pairs < result.params.min_group_size:
+        return None
+    if director not in result.director_summary.index:
+        return None
+    return _summary(_row(result.director_summary, director))
 
 
 def director_view(
@@ -206,6 +232,7 @@ def director_view(
     """INTERFACE.md's director JSON for ``email``; UsageError if no manager is below them.
 
     ``previous`` is the run at as-of minus 7 days: its org summary becomes ``previous_summary``.
+    Every figure shown obeys the privacy floor, also by subtraction (docs/metrics.md "Privacy").
     """
     who = _resolve(result, email)
     if who not in result.director_summary.index or who not in set(result.directors()):
@@ -213,10 +240,13 @@ def director_view(
     summaries = result.manager_summary.index
     managers = [who, *(m for m in result.org.members(who) if m in summaries)]
     floor = result.params.min_group_size
+    org_pairs = len(result.org.members(who))
     listed = []
+    hidden_pairs = 0
     for manager in managers:
         row = _row(result.manager_summary, manager)
         suppressed = int(row["direct_reports"]) < floor
+        hidden_pairs += int(row["direct_reports"]) if suppressed else 0
         listed.append(
             {
                 "manager": _person(result, manager),
@@ -224,9 +254,11 @@ def director_view(
                 "summary": None if suppressed else _summary(row),
             }
         )
+    # The org chart is today's in both runs, so the same managers are suppressed in both.
+    summary = _org_summary(result, who, hidden_pairs)
     previous_summary = None
-    if previous is not None and who in previous.director_summary.index:
-        previous_summary = _summary(_row(previous.director_summary, who))
+    if previous is not None and summary is not None:
+        previous_summary = _org_summary(previous, who, hidden_pairs)
     n = result.params.trend_weeks
     return {
         "kind": "director",
@@ -234,9 +266,9 @@ def director_view(
         "as_of": result.as_of.isoformat(),
         "window_weeks": result.params.window_weeks,
         "trend_weeks": n,
-        "trend": _weeks(result, result.trend([who])),
-        "sub_orgs": _sub_orgs(result, who),
+        "trend": _weeks(result, result.trend([who]) if org_pairs >= floor else None),
+        "sub_orgs": _sub_orgs(result, who, org_pairs),
         "managers": listed,
-        "summary": _summary(_row(result.director_summary, who)),
+        "summary": summary,
         "previous_summary": previous_summary,
     }

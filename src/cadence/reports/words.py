@@ -274,8 +274,13 @@ def director_changes(view: Mapping[str, Any]) -> list[str]:
         ]
     elif s:
         lines.append("No figures for the previous week to compare with.")
+    else:
+        # The pipeline leaves them out when they would give away a group under the floor.
+        lines.append("The org's pooled figures are not shown: they would reveal too small a group.")
     trend = view.get("trend") or []
-    if len(trend) >= 2:
+    if trend and trend[-1].get("scheduled") is None:
+        lines.append("The org has too few 1:1 pairs to show its weekly figures.")
+    elif len(trend) >= 2:
         last, this = trend[-2], trend[-1]
         lines.append(
             f"Week {last['week']}: {fmt_count(last['missed'])} of {fmt_count(last['scheduled'])}"
