@@ -324,10 +324,11 @@ def held_missed(e: Entry) -> str:
 
 
 def sub_org_label(sub: Mapping[str, Any], escape: Callable[[object], str]) -> str:
-    """A sub-org's head's name, or the words for the folded small teams."""
+    """A sub-org's head's name, or the words for ``other``: the folded small sub-orgs, with
+    whatever else of the org the privacy floor keeps from being shown apart."""
     if sub.get("head"):
         return escape(sub["label"])
-    return "Other (small teams together)"
+    return "Other (rest of the org)"
 
 
 _BARS = "▁▂▃▄▅▆▇█"
