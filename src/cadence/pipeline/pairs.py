@@ -12,7 +12,8 @@ import pandas as pd
 
 from cadence.pipeline.params import Params, in_days
 
-COUNTS = [
+# The pair counts of METRICS.md's table, in INTERFACE.md's order.
+PAIR_COUNTS = [
     "scheduled",
     "held",
     "missed",
@@ -21,9 +22,8 @@ COUNTS = [
     "declined",
     "late_cancellations",
     "rescheduled",
-    "consecutive_missed",
-    "streak_cancelled_by_manager",
 ]
+COUNTS = [*PAIR_COUNTS, "consecutive_missed", "streak_cancelled_by_manager"]
 FIGURE_COLUMNS = [
     *COUNTS,
     "held_minutes",

@@ -16,20 +16,11 @@ import numpy as np
 import pandas as pd
 
 from cadence.errors import UsageError
+from cadence.pipeline.pairs import PAIR_COUNTS
 from cadence.pipeline.result import HealthResult
 from cadence.pipeline.rollups import TREND_COLUMNS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-COUNT_FIELDS = [
-    "scheduled",
-    "held",
-    "missed",
-    "cancelled_by_manager",
-    "cancelled_by_report",
-    "declined",
-    "late_cancellations",
-    "rescheduled",
-]
 
 
 def _missing(value: Any) -> bool:
@@ -113,7 +104,7 @@ def _entry(result: HealthResult, row: dict[str, Any]) -> dict[str, Any]:
         "status": row["status"],
         "reasons": row["reasons"].split(),
     }
-    entry.update({name: int(row[name]) for name in COUNT_FIELDS})
+    entry.update({name: int(row[name]) for name in PAIR_COUNTS})
     entry.update(
         {
             "cancellation_rate": _rate(row["cancellation_rate"]),
