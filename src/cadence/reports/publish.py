@@ -61,10 +61,12 @@ def publish_all(
     email: bool = False,
     dry_run: bool = False,
     progress: Callable[[Written], None] | None = None,
+    computed: tuple[HealthResult, HealthResult] | None = None,
 ) -> tuple[RunSummary, dict[str, str]]:
     """Write every report into ``out_dir/<ISO week of as-of>/``; with ``email``, send each
     person theirs (``dry_run``: write ``.eml`` files into the week's ``email/`` folder instead).
 
+    ``computed`` is what :func:`results` gives, for a caller that needs the figures too.
     Returns the run's summary and the recipients the mail server refused, with its reason.
     """
     settings = RenderSettings.from_config(config)
@@ -77,7 +79,7 @@ def publish_all(
         outbox = EmlOutbox(config, settings, out_dir / week / "email")
     elif email:
         outbox = SmtpOutbox(config, settings)
-    current, previous = results(engine, config, as_of, window_weeks)
+    current, previous = computed or results(engine, config, as_of, window_weeks)
     views = all_views(current, previous)
     if outbox is None:
         summary = write_reports(views, out_dir, week, as_of_text, formats, settings, None, progress)

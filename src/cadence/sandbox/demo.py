@@ -24,10 +24,10 @@ from typing import Any
 from cadence.config import load_config, resolve_database_url
 from cadence.connectors.runner import SyncSummary, run_sync
 from cadence.orgchart import parse_csv
-from cadence.pipeline import HealthResult, compute
+from cadence.pipeline import HealthResult
 from cadence.pipeline.views import manager_view
 from cadence.reports import FORMATS
-from cadence.reports.publish import publish_all
+from cadence.reports.publish import publish_all, results
 from cadence.sandbox.company import Company, build_company
 from cadence.sandbox.google import GoogleStandIn
 from cadence.sandbox.graph import GraphStandIn
@@ -95,10 +95,17 @@ def run_demo(folder: Path, *, size: int = 200, seed: int = 7, say: Say = print) 
         )
     as_of = datetime.now(UTC)
     out_dir = config.resolve(config.report.out_dir)
+    current, previous = results(engine, config, as_of, None)
     summary, _ = publish_all(
-        engine, config, as_of=as_of, window_weeks=None, formats=FORMATS, out_dir=out_dir
+        engine,
+        config,
+        as_of=as_of,
+        window_weeks=None,
+        formats=FORMATS,
+        out_dir=out_dir,
+        computed=(current, previous),
     )
-    findings = find_highlights(compute(engine, config, as_of=as_of))
+    findings = find_highlights(current)
     engine.dispose()
     return DemoRun(
         folder=folder,
