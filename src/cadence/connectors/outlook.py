@@ -54,7 +54,7 @@ from cadence.normalised import Event, OrgPerson, normalise_email
 from cadence.store.models import Event as EventRow
 
 MAX_BATCH = 20
-PAGE_SIZE = 100  # events per delta page (Prefer: odata.maxpagesize)
+PAGE_SIZE = 1000  # events per delta page (Prefer: odata.maxpagesize)
 USERS_PAGE = 999
 TIMEOUT = (10, 60)  # connect, read (seconds)
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
