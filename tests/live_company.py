@@ -18,6 +18,19 @@ from cadence.sandbox.world import World
 from cadence.store.database import make_engine, upgrade
 from cadence.store.people import replace_chart
 
+CADENCE = [sys.executable, "-c", "from cadence.cli import main; main()"]
+
+
+def cron_env(config_path: Path, database_url: str) -> dict[str, str]:
+    """The environment of a cron job: none of the developer's CADENCE_* settings, the config
+    and database named, and the Graph app's secret when this process holds it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
+    env["CADENCE_CONFIG"] = str(config_path)
+    env["CADENCE_DATABASE_URL"] = database_url
+    if SECRET_ENV in os.environ:
+        env[SECRET_ENV] = os.environ[SECRET_ENV]
+    return env
+
 
 @dataclass
 class Live:
@@ -28,15 +41,10 @@ class Live:
 
     def cadence(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """The command as cron runs it: another process, the config from the environment."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
-        env["CADENCE_CONFIG"] = str(self.served.config_path)
-        env["CADENCE_DATABASE_URL"] = self.database_url
-        if SECRET_ENV in os.environ:
-            env[SECRET_ENV] = os.environ[SECRET_ENV]
         return subprocess.run(
-            [sys.executable, "-c", "from cadence.cli import main; main()", *args],
+            [*CADENCE, *args],
             cwd=self.folder,
-            env=env,
+            env=cron_env(self.served.config_path, self.database_url),
             capture_output=True,
             text=True,
             timeout=timeout,

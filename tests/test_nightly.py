@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from cadence.connectors.runner import in_shard
 from cadence.sandbox.demo import GOOGLE, SECRET_ENV
 from cadence.sandbox.server import Fault
 from cadence.store.database import make_engine
-from live_company import Live, start
+from live_company import CADENCE, Live, cron_env, start
 
 
 @pytest.fixture
@@ -90,15 +89,11 @@ def test_concurrent_nightly_runs_one_runs_one_refuses(tmp_path: Path, postgres_u
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     for live in start(tmp_path, postgres_url, latency=0.15):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
-        env.update(
-            CADENCE_CONFIG=str(live.served.config_path),
-            CADENCE_DATABASE_URL=postgres_url,
-            **{SECRET_ENV: os.environ[SECRET_ENV]},
-        )
-        command = [sys.executable, "-c", "from cadence.cli import main; main()", "nightly"]
+        env = cron_env(live.served.config_path, postgres_url)
         runs = [
-            subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [*CADENCE, "nightly"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+            )
             for _ in range(2)
         ]
         outcomes = sorted((p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in runs)

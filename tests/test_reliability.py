@@ -24,11 +24,12 @@ from sqlalchemy import select
 from cadence.config import load_config
 from cadence.orgchart import parse_csv
 from cadence.sandbox.company import Company, build_company
-from cadence.sandbox.demo import GOOGLE, MICROSOFT, SECRET_ENV, Served, serve, write_people
+from cadence.sandbox.demo import GOOGLE, MICROSOFT, Served, serve, write_people
 from cadence.sandbox.world import ManualClock, World
 from cadence.store.database import make_engine, upgrade
 from cadence.store.models import Attendee, Event, SyncState
 from cadence.store.people import replace_chart
+from live_company import cron_env
 
 CHILD = Path(__file__).with_name("kill_child.py")
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -52,12 +53,7 @@ class Stage:
         return url
 
     def nightly(self, url: str, kill_at: int) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
-        env.update(
-            CADENCE_CONFIG=str(self.served.config_path),
-            CADENCE_DATABASE_URL=url,
-            **{SECRET_ENV: os.environ[SECRET_ENV]},
-        )
+        env = cron_env(self.served.config_path, url)
         # Each database writes its reports beside itself.
         folder = Path(url.removeprefix("sqlite:///")).parent
         return subprocess.run(
