@@ -311,4 +311,4 @@ def _monday(t: datetime) -> datetime:
 
 
 def _at(monday: datetime, day: str, hour: int) -> datetime:
-    return monday + timedelta(days=WEEKDAYS.index(day) if day in WEEKDAYS else 0, hours=hour)
+    return monday + timedelta(days=WEEKDAYS.index(day), hours=hour)

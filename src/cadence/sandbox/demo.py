@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -216,14 +216,10 @@ def _this_morning(world: World, company: Company) -> str:
 def find_highlights(result: HealthResult) -> list[str]:
     """Three findings worth a look, from the figures: who cancels most, whose 1:1s stopped,
     and whose reports miss most."""
-    entries: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
-    for email in result.managers():
-        view = manager_view(result, email)
-        entries.extend((view, r) for r in view["reports"])
+    views = [manager_view(result, email) for email in result.managers()]
+    entries = [(v, r) for v in views for r in v["reports"]]
     found: list[str] = []
-    cancels = [
-        v for v in {id(v): v for v, _ in entries}.values() if v["summary"]["manager_cancel_share"]
-    ]
+    cancels = [v for v in views if v["summary"]["manager_cancel_share"]]
     if cancels:
         v = max(
             cancels,
