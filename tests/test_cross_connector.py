@@ -111,7 +111,8 @@ def stored(engine: Engine) -> dict[tuple[str, str, datetime], dict[str, Any]]:
 
     Left out: the source name and event id (each service's own), and the times a source gives
     for a change (Google has no response times; Graph has no time for an occurrence that left
-    the organizer's calendar), which METRICS.md resolves per copy.
+    the organizer's calendar), which the pipeline resolves per copy (the miss time of
+    docs/metrics.md).
     """
     with engine.connect() as conn:
         events = conn.execute(select(Event.__table__)).mappings().all()

@@ -91,7 +91,7 @@ def build_world(clock: ManualClock) -> World:
     w.add_one_off(
         "ann-dan@acme.test", DAN, [ANN], MON - WEEK + timedelta(hours=5), HALF_HOUR, at=created
     )
-    # An instance cancelled before the first sync: its time is unknowable (METRICS.md).
+    # An instance cancelled before the first sync: its time is unknowable (docs/metrics.md).
     w.cancel_instance("ann-bob@acme.test", MON - 3 * WEEK, at=NOW - 5 * WEEK)
     return w
 

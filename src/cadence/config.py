@@ -1,9 +1,10 @@
 """Read and check cadence's one TOML configuration file.
 
-Lookup order (INTERFACE.md): ``--config PATH``, else ``$CADENCE_CONFIG``, else ``./cadence.toml``;
-with none of them present every key takes its default. ``$CADENCE_DATABASE_URL`` (or the CLI's
-``--database-url``) wins over ``[database] url``. Relative paths are relative to the folder that
-holds the config file, so cron can run cadence from anywhere.
+Lookup order (docs/configuration.md): ``--config PATH``, else ``$CADENCE_CONFIG``, else
+``./cadence.toml``; with none of them present every key takes its default.
+``$CADENCE_DATABASE_URL`` (or the CLI's ``--database-url``) wins over ``[database] url``.
+Relative paths are relative to the folder that holds the config file, so cron can run cadence
+from anywhere.
 
 Secrets never live in the file: a key ending in ``_env`` names an environment variable, a key
 ending in ``_file`` names a file. Unknown keys and wrong types are errors that name the file and
@@ -67,7 +68,7 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class HealthConfig:
-    """Every threshold of METRICS.md "Health of a pair", with the spec's defaults."""
+    """Every threshold of a pair's health (docs/metrics.md "Health"), with its default."""
 
     late_cancel_hours: float = 24
     max_duration_hours: float = 3
@@ -179,7 +180,8 @@ class Config:
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """The config file to read, by INTERFACE.md's lookup order; ``None`` when there is none."""
+    """The config file to read, by the lookup order of the module docstring; ``None`` when there
+    is none."""
     if explicit:
         p = Path(explicit)
         if not p.is_file():
@@ -385,7 +387,7 @@ min_group_size = 5                # privacy floor of director reports; 1 turns i
 engine = "pandas"                 # or "dask", to compute partitioned by manager
 # scheduler = ""                  # dask: "threads", "processes" or a cluster, "tcp://host:8786"
 
-[health]                          # thresholds of METRICS.md, all overridable
+[health]                          # thresholds of docs/metrics.md "Health", all overridable
 late_cancel_hours = 24
 # cancel_streak_unhealthy = 3
 # cancel_streak_at_risk = 2

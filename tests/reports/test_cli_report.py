@@ -1,5 +1,5 @@
 """``cadence report ...`` as cron and people run it: the installed entry point, exit codes,
-standard output or files, and the options INTERFACE.md fixes."""
+standard output or files, and the options docs/reports.md documents."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The ``cadence`` command: the one place where errors become messages and exit codes.
 
 Domain code raises :mod:`cadence.errors`; :func:`main` turns them into one-line messages on
-stderr with INTERFACE.md's exit codes (0 ok, 1 failed, 2 bad usage or input, 3 some mailboxes
+stderr with the exit codes README.md lists (0 ok, 1 failed, 2 bad usage or input, 3 some mailboxes
 failed). ``-v`` adds the traceback. Each command group lives in a module of its own here.
 """
 

@@ -1,10 +1,10 @@
 """The plain words every report format shares: labels, reasons, suggestions, dates and numbers.
 
-The reports compute no figure (the pipeline's views carry them all, METRICS.md); this module only
-chooses how a figure reads: a rate as a percentage, days without a needless ``.0``, an instant as
-a short date in the configured time zone, a reason code as a sentence about the person, and the
-order a manager reads their reports in (worst first). Markdown, HTML, CSV and email all use it, so
-a reason reads the same everywhere.
+The reports compute no figure (the pipeline's views carry them all, docs/metrics.md); this module
+only chooses how a figure reads: a rate as a percentage, days without a needless ``.0``, an instant
+as a short date in the configured time zone, a reason code as a sentence about the person, and the
+order a manager reads their reports in (worst first). Markdown, HTML, CSV and email all use it, so a
+reason reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def fmt_count(n: float | None) -> str:
 
 
 def fmt_days(days: float | None) -> str:
-    """Days as METRICS.md rounds them, without a trailing ``.0``."""
+    """Days as the views round them (docs/metrics.md), without a trailing ``.0``."""
     if days is None:
         return "—"
     return f"{days:g}"

@@ -1,7 +1,8 @@
 """A stand-in for Google's OAuth token endpoint, Calendar v3 and the Admin SDK Directory.
 
-It serves a :class:`cadence.sandbox.world.World` the way Google documents its APIs
-(CALENDAR-APIS.md), so the real google-auth and google-api-python-client can be pointed at it:
+It serves a :class:`cadence.sandbox.world.World` the way Google documents its APIs (what is
+known of them is in docs/google.md), so the real google-auth and google-api-python-client can be
+pointed at it:
 
 - ``POST /token``: the JWT-bearer grant of a service account. The assertion's RS256 signature is
   checked against the key :meth:`GoogleStandIn.write_key` made, and its audience, issuer, expiry,

@@ -16,7 +16,8 @@ counters), and answers what the Outlook connector calls:
 - ``GET /v1.0/users`` with ``$expand=manager``, ``$top`` and ``@odata.nextLink`` paging;
 - ``POST /v1.0/$batch`` with up to 20 parts, each answered (or failed) on its own.
 
-How the world shows in a mailbox follows CALENDAR-APIS.md: an occurrence the organizer cancelled
+How the world shows in a mailbox follows docs/outlook.md (with its assumptions where Graph's
+behaviour is unconfirmed): an occurrence the organizer cancelled
 leaves the organizer's calendar view (``@removed`` in the next delta) and stays in each
 attendee's with ``isCancelled: true``; a deleted series likewise; someone taken off a series sees
 it cancelled. Occurrence ids and ``iCalUId`` differ per occurrence; ``iCalUId`` is the same in

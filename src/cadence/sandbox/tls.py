@@ -1,7 +1,7 @@
 """TLS for the loopback stand-ins: a throwaway CA and a server certificate, made at start.
 
-Microsoft's client library insists on https for the authority and the token endpoint
-(CALENDAR-APIS.md), so the Graph stand-in serves TLS. Nothing here is trusted by the system: the
+Microsoft's client library (msal) insists on https for the authority and the token endpoint
+(docs/outlook.md), so the Graph stand-in serves TLS. Nothing here is trusted by the system: the
 CA's certificate is written to a file the client is pointed at (``ca_file`` in the config, or
 ``verify=`` on a ``requests.Session``), and the key never leaves the process's temp folder.
 
