@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cadence.config import parse_config
-from cadence.connectors.runner import SyncSummary, run_sync
+from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.sandbox.google import GoogleStandIn
 from cadence.sandbox.world import Guest, ManualClock, Recurrence, World
 from cadence.store.database import make_engine, upgrade

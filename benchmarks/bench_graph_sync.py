@@ -30,7 +30,7 @@ from typing import Any
 
 from bench_google_sync import NOW, build_company
 from cadence.config import parse_config
-from cadence.connectors.runner import SyncSummary, run_sync
+from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.sandbox.graph import GraphStandIn
 from cadence.sandbox.tls import make_tls
 from cadence.store.database import make_engine, upgrade

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cadence.config import load_config, resolve_database_url
-from cadence.nightly import NightlySummary, run_nightly
+from cadence.jobs.nightly import NightlySummary, run_nightly
 from cadence.orgchart import parse_csv
 from cadence.sandbox.company import build_company
 from cadence.sandbox.demo import GOOGLE, MICROSOFT, serve, write_people

@@ -28,12 +28,12 @@ import pandas as pd
 from sqlalchemy import Engine, insert
 
 from cadence.config import parse_config
-from cadence.reports.publish import all_views, results
+from cadence.jobs.report_all import all_views, results
 from cadence.reports.words import RenderSettings, iso_week
 from cadence.reports.writer import write_reports
 from cadence.store.database import make_engine, upgrade
-from cadence.store.events import ATTENDEES, EVENTS
 from cadence.store.models import Person
+from cadence.store.upsert import ATTENDEES, EVENTS
 
 AS_OF = datetime(2026, 11, 23, 12, tzinfo=UTC)
 SPAN = 7

@@ -32,9 +32,9 @@ from sqlalchemy.engine import make_url
 
 from cadence.normalised import Attendee, Event
 from cadence.store.database import make_engine, upgrade
-from cadence.store.events import save_page
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
+from cadence.store.sync_state import save_page
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SOURCE = "google"

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import cadence.connectors.runner as runner
+import cadence.jobs.sync as runner
 import cadence.reports.writer as writer
-import cadence.store.events as events
+import cadence.store.upsert as events
 from cadence.config import load_config, resolve_database_url
-from cadence.nightly import run_nightly
+from cadence.jobs.nightly import run_nightly
 from cadence.store.database import make_engine
 
 kill_at = int(sys.argv[1])

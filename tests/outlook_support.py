@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from cadence.config import Config, parse_config
 from cadence.connectors.outlook import OutlookConnector
 from cadence.connectors.retry import RetryPolicy
-from cadence.connectors.runner import SyncSummary, run_sync
+from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.normalised import OrgPerson
 from cadence.sandbox.graph import GraphStandIn
 from cadence.sandbox.tls import TLSFiles

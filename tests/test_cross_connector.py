@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from cadence.config import parse_config
-from cadence.connectors.runner import run_sync
+from cadence.jobs.sync import run_sync
 from cadence.normalised import OrgPerson
 from cadence.sandbox.google import GoogleStandIn
 from cadence.sandbox.graph import GraphStandIn

@@ -29,8 +29,8 @@ from cadence.config import Config, parse_config
 from cadence.connectors.directory import fetch_directory
 from cadence.connectors.google import GoogleConnector
 from cadence.connectors.retry import RetryPolicy
-from cadence.connectors.runner import SyncSummary, run_sync
 from cadence.errors import AuthError, ConfigError, InputError
+from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.sandbox.google import GoogleStandIn, event_id, instance_id, rate_limited
 from cadence.sandbox.world import Guest, ManualClock, Recurrence, World
 from cadence.store.database import make_engine, upgrade

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cadence.connectors.runner import in_shard
+from cadence.jobs.sync import in_shard
 from cadence.sandbox.demo import GOOGLE, SECRET_ENV
 from cadence.sandbox.server import Fault
 from cadence.store.database import make_engine
@@ -129,7 +129,7 @@ def test_a_source_that_is_down_fails_fast_and_the_other_still_syncs(live: Live) 
     from cadence.config import load_config
     from cadence.connectors.kinds import connect
     from cadence.connectors.retry import RetryPolicy
-    from cadence.connectors.runner import run_sync
+    from cadence.jobs.sync import run_sync
 
     config = load_config(live.served.config_path, database_url=live.database_url)
     config = replace(config, sync=replace(config.sync, concurrency=1))

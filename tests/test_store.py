@@ -20,11 +20,12 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from cadence.normalised import Attendee, Event
-from cadence.store import events as store_events
-from cadence.store.events import load_sync_state, save_events, save_page
+from cadence.store import sync_state as store_sync_state
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
 from cadence.store.models import SyncState
+from cadence.store.sync_state import load_sync_state, save_page
+from cadence.store.upsert import save_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SYNC1 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -377,7 +378,7 @@ def test_a_crash_between_the_events_and_the_token_leaves_neither(
     def crash(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("killed between the events and the token")
 
-    monkeypatch.setattr(store_events, "_upsert_state", crash)
+    monkeypatch.setattr(store_sync_state, "_upsert_state", crash)
     with pytest.raises(RuntimeError, match="killed"):
         save_page(
             engine,

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cadence.config import SyncConfig
+from cadence.connectors.base import Window
 from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
-from cadence.connectors.runner import Window, plan_round
 from cadence.errors import SyncError
+from cadence.jobs.sync import plan_round
 from cadence.store.models import SyncState
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)

@@ -21,9 +21,11 @@ from typing import Any, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cadence.errors import ConfigError
-from cadence.reports import FORMATS
 
 DEFAULT_CONFIG_NAME = "cadence.toml"
+# The formats a report can be written in: `[report] formats` is checked against them, the report
+# commands offer them, and cadence.reports.render renders each.
+FORMATS = ("md", "html", "json", "csv")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@
      │    └── InputError       an input file is wrong (names the file and the line)
      ├── StoreError            the database cannot be used as asked (exit 1)
      │    └── SchemaOutOfDate  the schema is behind the code: run ``cadence init``
-     ├── SyncError             one mailbox could not be synced (reported per mailbox)
+     ├── SyncError             one mailbox could not be synced (reported per mailbox, named by
+     │    │                    ``where``: the job reading it sets it, the connector need not)
      │    ├── AuthError        credentials refused or delegation missing
      │    └── TokenExpired     a saved sync token is no longer valid: resync in full
      └── LockHeld              another nightly run holds the lock (exit 1)
@@ -48,11 +49,28 @@ class SchemaOutOfDate(StoreError):
 
 
 class SyncError(CadenceError):
-    """A mailbox could not be synced; other mailboxes go on."""
+    """A mailbox (or a directory) could not be read; other mailboxes go on.
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
+    ``reason`` says what went wrong in the words of the API; ``where`` names what it was about
+    (a mailbox's address, or "the directory"). A connector raises it with the reason alone, and
+    the code that knows which mailbox it was reading (the sync job, the directory pull) names it
+    once with :meth:`about`, so every message reads ``<where>: <reason>`` whoever raised it.
+    """
+
+    def __init__(self, reason: str, *, where: str | None = None, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.where = where
         self.retryable = retryable
+
+    def about(self, where: str) -> SyncError:
+        """This error, naming ``where`` unless something more precise was already named."""
+        if self.where is None:
+            self.where = where
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}" if self.where else self.reason
 
 
 class AuthError(SyncError):

@@ -38,7 +38,7 @@ EVENT_TYPES = frozenset(
 
 
 def normalise_email(email: str) -> str:
-    """Compare emails as METRICS.md says: trimmed, case-insensitive."""
+    """Compare emails as docs/metrics.md says: trimmed, case-insensitive."""
     return email.strip().lower()
 
 
@@ -87,3 +87,17 @@ class OrgPerson:
     team: str | None = None
     source: str | None = None
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCopy:
+    """What an earlier sync stored of one event copy, as much as a connector needs to decide
+    what a listing that says little means (a sparse cancelled instance, a removed occurrence).
+    """
+
+    event_id: str
+    status: str
+    organizer: str | None = None
+    series_id: str | None = None
+    original_start: datetime | None = None
+    start: datetime | None = None

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, insert
 
 from cadence.config import Config, parse_config
 from cadence.normalised import Attendee, Event
-from cadence.store.events import save_events
 from cadence.store.models import Alias, Person
+from cadence.store.upsert import save_events
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday, noon
 SYNC = AS_OF - timedelta(days=200)  # the mailboxes' first sync

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine
 
 from cadence.config import parse_config
-from cadence.reports.publish import publish_all
+from cadence.jobs.report_all import publish_all
 from cadence.store.database import make_engine
 from pipeline.builders import AS_OF
 from reports import golden_org

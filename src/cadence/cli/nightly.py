@@ -40,7 +40,7 @@ def nightly_command(app: App, shard: str | None, log_format: str) -> int:
       cadence nightly --shard 2/4                   # host 2 of 4, sharing one PostgreSQL
     """
     from cadence import logs
-    from cadence.nightly import parse_shard, run_nightly
+    from cadence.jobs.nightly import parse_shard, run_nightly
 
     try:
         parsed = parse_shard(shard) if shard else None

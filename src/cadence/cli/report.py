@@ -16,10 +16,9 @@ from typing import Any, TypeVar
 import click
 
 from cadence.cli.app import App, common_options, pass_app, set_app
-from cadence.config import Config
+from cadence.config import FORMATS, Config
 from cadence.errors import UsageError
 from cadence.normalised import normalise_email
-from cadence.reports import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -166,8 +165,8 @@ def director_command(
       cadence report director dana@acme.test
       cadence report director dana@acme.test --format html --out dana.html
     """
+    from cadence.jobs.report_all import results
     from cadence.pipeline.views import director_view
-    from cadence.reports.publish import results
     from cadence.reports.render import render
     from cadence.reports.words import RenderSettings
 
@@ -206,7 +205,7 @@ def all_command(
       cadence report all --email --dry-run     # look at the .eml files first
       cadence report all --email
     """
-    from cadence.reports.publish import publish_all
+    from cadence.jobs.report_all import publish_all
 
     config = app.config
     folder = out if out is not None else config.resolve(config.report.out_dir)

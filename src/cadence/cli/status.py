@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from cadence.cli.app import App, common_options, pass_app
-from cadence.store.models import Mailbox, RunLog, SyncState
-
-
-def _when(t: datetime | None) -> str:
-    return t.isoformat(timespec="seconds") if t else "never"
+from cadence.jobs.status import status
 
 
 @click.command("status")
@@ -34,42 +26,11 @@ def status_command(app: App, as_json: bool, failed: bool) -> int:
       cadence status --failed
       cadence status --json | jq '.mailboxes[] | select(.outcome == "failed")'
     """
-    engine = app.store
-    # An ORM session: a Core connection would spread SyncState into its columns.
-    with Session(engine) as conn:
-        rows = conn.execute(
-            select(Mailbox.source, Mailbox.email, SyncState)
-            .join(
-                SyncState,
-                (SyncState.source == Mailbox.source) & (SyncState.mailbox == Mailbox.email),
-                isouter=True,
-            )
-            .order_by(Mailbox.source, Mailbox.email)
-        ).all()
-        last_run = conn.execute(select(RunLog).order_by(RunLog.id.desc()).limit(1)).scalar()
-    mailboxes: list[dict[str, Any]] = []
-    for source, email, state in rows:
-        entry = {
-            "source": source,
-            "mailbox": email,
-            "last_run": _when(state.last_run_at) if state else "never",
-            "last_success": _when(state.last_success_at) if state else "never",
-            "outcome": (state.outcome if state else None) or "never",
-            "error": state.error if state else None,
-        }
-        if not failed or entry["outcome"] == "failed":
-            mailboxes.append(entry)
+    found = status(app.store, failed_only=failed)
+    mailboxes, run = found["mailboxes"], found["last_run"]
     any_failed = any(m["outcome"] == "failed" for m in mailboxes)
-    run: dict[str, Any] | None = None
-    if last_run is not None:
-        run = {
-            "command": last_run.command,
-            "started_at": _when(last_run.started_at),
-            "finished_at": _when(last_run.finished_at) if last_run.finished_at else None,
-            "summary": json.loads(last_run.summary) if last_run.summary else None,
-        }
     if as_json:
-        click.echo(json.dumps({"mailboxes": mailboxes, "last_run": run}, indent=2))
+        click.echo(json.dumps(found, indent=2))
         return 3 if any_failed else 0
     if not mailboxes:
         click.echo("No mailboxes yet: configure a source and run `cadence sync`.")

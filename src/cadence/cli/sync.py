@@ -7,7 +7,7 @@ import sys
 import click
 
 from cadence.cli.app import App, common_options, pass_app
-from cadence.connectors.runner import SyncSummary, run_sync
+from cadence.jobs.sync import SyncSummary, run_sync
 
 EXIT_SYNC_FAILURES = 3
 

@@ -6,18 +6,20 @@ A service-account key with domain-wide delegation impersonates each mailbox in t
 one ``googleapiclient`` service per mailbox built from the discovery documents shipped with the
 library (``static_discovery=True``: no network), pointed at ``api_endpoint`` when set.
 
-Listing (CALENDAR-APIS.md): ``events.list`` with ``singleEvents`` and ``showDeleted``; a full round
-bounds it with ``timeMin``/``timeMax``, an incremental one passes the saved ``syncToken`` alone;
-``nextSyncToken`` comes on the last page only; ``410`` raises :class:`TokenExpired`. A series'
-``recurrence`` is only on the series, so each series is fetched once per run
-(``events.get(recurringEventId)``) and cached for every thread. A sparse cancelled instance
-(only ``id``, ``recurringEventId``, ``originalStartTime``) keeps what the store knew of it; one
-never seen before takes its organizer, attendees and times from the series.
+Listing: ``events.list`` with ``singleEvents`` and ``showDeleted``; a full round bounds it with
+``timeMin``/``timeMax``, an incremental one passes the saved ``syncToken`` alone (Google refuses
+the two together); ``nextSyncToken`` comes on the last page only; ``410`` raises
+:class:`TokenExpired`. A series' ``recurrence`` is only on the series, so each series is fetched
+once per run (``events.get(recurringEventId)``) and cached for every thread. A sparse cancelled
+instance (only ``id``, ``recurringEventId``, ``originalStartTime``) keeps what the store knew of
+it (the job's :class:`~cadence.connectors.base.StoredCopies` says whether it knew it); one never
+seen before takes its organizer, attendees and times from the series.
 
-Failures are classified for :class:`cadence.connectors.retry.RetryPolicy`: 429, 403
-``rateLimitExceeded``/``userRateLimitExceeded``, 5xx, dropped connections, timeouts and unreadable
-bodies are retried; 403 ``quotaExceeded`` is retried with the long backoff; 401/403 on a mailbox
-and a refused token are :class:`AuthError` naming the mailbox and what to check.
+Failures are classified by :func:`classify`, the one map from the client libraries' errors to
+cadence's: 429, 403 ``rateLimitExceeded``/``userRateLimitExceeded``, 5xx, dropped connections,
+timeouts and unreadable bodies are retried; 403 ``quotaExceeded`` is retried with the long
+backoff; 401/403 on a mailbox and a refused token are :class:`AuthError` saying what to check.
+No message names the mailbox: the sync job does.
 """
 
 from __future__ import annotations
@@ -39,10 +41,16 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from cadence.config import Config, GoogleSource
-from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
-from cadence.connectors.runner import MailboxJob, Page
+from cadence.connectors.base import MailboxJob, Page, rfc3339_utc
+from cadence.connectors.retry import (
+    MalformedAnswer,
+    Retryable,
+    RetryPolicy,
+    Verdict,
+    parse_retry_after,
+)
 from cadence.errors import AuthError, ConfigError, SyncError, TokenExpired
-from cadence.normalised import Attendee, Event, OrgPerson, normalise_email
+from cadence.normalised import Attendee, Event, OrgPerson, StoredCopy, normalise_email
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
 DIRECTORY_SCOPE = "https://www.googleapis.com/auth/admin.directory.user.readonly"
@@ -68,10 +76,6 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).astimezone(UTC) if value else None
 
 
-def _rfc3339(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _error_reason(exc: HttpError) -> str:
     """The first ``errors[].reason`` of a Google error body ('' when there is none)."""
     try:
@@ -79,10 +83,6 @@ def _error_reason(exc: HttpError) -> str:
         return str(body["error"]["errors"][0]["reason"])
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return ""
-
-
-class MalformedAnswer(ValueError):
-    """A 200 whose body is not the JSON object the API documents (a proxy page, a cut body)."""
 
 
 def _answer(body: Any) -> dict[str, Any]:
@@ -224,13 +224,13 @@ class GoogleReader:
         authed.credentials = creds
         return resource
 
-    def _execute(self, request: Any, mailbox: str, sync_token: bool = False) -> dict[str, Any]:
+    def _execute(self, request: Any, sync_token: bool = False) -> dict[str, Any]:
         return self.connector.retry.call(
             lambda: _answer(request.execute(num_retries=0)),
-            lambda exc: classify(exc, mailbox, sync_token),
+            lambda exc: classify(exc, sync_token),
         )
 
-    def _fetch_series(self, events: Any, mailbox: str, series_id: str) -> dict[str, Any]:
+    def _fetch_series(self, events: Any, series_id: str, mailbox: str) -> dict[str, Any]:
         """The series as ``events.get`` gives it; ``{}`` when it is gone (404/410)."""
 
         def gone(exc: BaseException) -> bool:
@@ -241,7 +241,7 @@ class GoogleReader:
                 lambda: _answer(
                     events.get(calendarId=mailbox, eventId=series_id).execute(num_retries=0)
                 ),
-                lambda exc: None if gone(exc) else classify(exc, mailbox),
+                lambda exc: None if gone(exc) else classify(exc),
             )
         except HttpError as exc:
             if gone(exc):
@@ -261,28 +261,28 @@ class GoogleReader:
         if job.token:
             params["syncToken"] = job.token
         else:
-            params["timeMin"] = _rfc3339(job.window.start)
-            params["timeMax"] = _rfc3339(job.window.end)
+            params["timeMin"] = rfc3339_utc(job.window.start)
+            params["timeMax"] = rfc3339_utc(job.window.end)
         page_token: str | None = None
         while True:
             request = events.list(**params, **({"pageToken": page_token} if page_token else {}))
-            body = self._execute(request, job.mailbox, sync_token=bool(job.token))
+            body = self._execute(request, sync_token=bool(job.token))
             items = body.get("items", [])
             page_token = body.get("nextPageToken")
             token = None if page_token else body.get("nextSyncToken")
             if not page_token and not token:
-                raise SyncError(f"{job.mailbox}: the last page carried no nextSyncToken")
+                raise SyncError("the last page carried no nextSyncToken")
             yield Page(self._normalise(items, job, events), token)
             if token:
                 return
 
     def _normalise(self, items: list[dict[str, Any]], job: MailboxJob, events: Any) -> list[Event]:
         sparse = [i["id"] for i in items if i.get("status") == "cancelled" and "start" not in i]
-        known = job.existing(sparse) if sparse else {}
+        known = job.stored.copies(sparse) if sparse else {}
         # A sparse cancelled item outside any series is a deleted one-off, or a deleted series
         # itself (Google may list the series rather than its instances: unconfirmed).
         loose = {i["id"] for i in items if i["id"] in sparse and not i.get("recurringEventId")}
-        deleted_series = job.series_instances(loose - known.keys()) if loose else {}
+        deleted_series = job.stored.series_copies(loose - known.keys()) if loose else {}
         out: list[Event] = []
         for item in items:
             if item["id"] in deleted_series:
@@ -295,7 +295,7 @@ class GoogleReader:
             if series_id:
                 series = self.connector.series(
                     series_id,
-                    partial(self._fetch_series, events, job.mailbox, series_id),
+                    partial(self._fetch_series, events, series_id, job.mailbox),
                 )
             out.append(to_event(item, job.source, job.mailbox, series, item["id"] in known))
         return out
@@ -315,7 +315,10 @@ class GoogleReader:
                 projection="full",
                 **({"pageToken": page_token} if page_token else {}),
             )
-            body = self._execute(request, admin)
+            try:
+                body = self._execute(request)
+            except SyncError as exc:
+                raise exc.about(admin) from exc.__cause__
             for user in body.get("users", []):
                 if user.get("suspended"):
                     continue
@@ -335,9 +338,7 @@ class GoogleReader:
                 return people
 
 
-def _cancel_series(
-    item: dict[str, Any], stored: list[dict[str, Any]], job: MailboxJob
-) -> list[Event]:
+def _cancel_series(item: dict[str, Any], stored: list[StoredCopy], job: MailboxJob) -> list[Event]:
     """A deleted series listed as itself: every stored occurrence is cancelled, exactly as if
     Google had listed each instance cancelled, so either listing gives the same rows."""
     updated = _parse_time(item.get("updated"))
@@ -345,14 +346,14 @@ def _cancel_series(
         Event(
             source=job.source,
             mailbox=job.mailbox,
-            event_id=row["event_id"],
+            event_id=copy.event_id,
             status="cancelled",
             series_id=item["id"],
-            original_start=row["original_start"],
+            original_start=copy.original_start,
             updated=updated,
         )
-        for row in stored
-        if row["status"] != "cancelled"
+        for copy in stored
+        if copy.status != "cancelled"
     ]
 
 
@@ -443,8 +444,9 @@ def _attendees(
     return tuple(out)
 
 
-def classify(exc: BaseException, mailbox: str, sync_token: bool = False) -> Retryable | None:
-    """What a failure of one Google call means: retry (how), or fail the mailbox (why).
+def classify(exc: BaseException, sync_token: bool = False) -> Verdict:
+    """What a failure of one Google call means: retry (how), or fail the mailbox (why): the one
+    map from google-api-python-client's, google-auth's and httplib2's errors to cadence's.
 
     ``sync_token``: the call carried a saved sync token (or a page token of such a round); a 400
     then means Google no longer accepts it, which a full round fixes just as a 410 does.
@@ -454,9 +456,9 @@ def classify(exc: BaseException, mailbox: str, sync_token: bool = False) -> Retr
         reason = _error_reason(exc)
         retry_after = parse_retry_after(exc.resp.get("retry-after"))
         if status == 410:
-            raise TokenExpired(f"{mailbox}: the sync token expired (410): a full sync follows")
+            return TokenExpired("the sync token expired (410): a full sync follows")
         if status == 400 and sync_token:
-            raise TokenExpired(f"{mailbox}: the sync token was refused (400 {reason})")
+            return TokenExpired(f"the sync token was refused (400 {reason})")
         if status == 429 or (status == 403 and reason in RATE_LIMITS):
             return Retryable(
                 f"rate limited ({status} {reason or 'Too Many Requests'})", retry_after
@@ -466,12 +468,12 @@ def classify(exc: BaseException, mailbox: str, sync_token: bool = False) -> Retr
         if status >= 500:
             return Retryable(f"server error {status}", retry_after)
         if status in (401, 403, 404):
-            raise AuthError(
-                f"{mailbox}: the calendar cannot be read as this user ({status} "
+            return AuthError(
+                f"the calendar cannot be read as this user ({status} "
                 f"{reason or exc.reason}): the mailbox is not delegated to the service account "
                 "or does not exist"
             )
-        raise SyncError(f"{mailbox}: Google answered {status} {reason}: {exc.reason}")
+        return SyncError(f"Google answered {status} {reason}: {exc.reason}")
     if isinstance(exc, auth_exceptions.RefreshError):
         if getattr(exc, "retryable", False):
             return Retryable(f"token endpoint busy: {exc.args[0]}")
@@ -488,7 +490,7 @@ def classify(exc: BaseException, mailbox: str, sync_token: bool = False) -> Retr
             why = "not a (non-suspended) user of the domain, or the key was revoked"
         else:
             why = str(exc.args[0]) if exc.args else "token refused"
-        raise AuthError(f"{mailbox}: cannot impersonate this mailbox: {why}{said}")
+        return AuthError(f"cannot impersonate this mailbox: {why}{said}")
     if isinstance(exc, auth_exceptions.TransportError):
         return Retryable(f"token endpoint unreachable: {exc}")
     if isinstance(exc, TimeoutError):

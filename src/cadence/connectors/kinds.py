@@ -7,8 +7,8 @@ round. Each connector class takes ``(config, source, retry=None)``.
 from __future__ import annotations
 
 from cadence.config import Config, GoogleSource, OutlookSource
+from cadence.connectors.base import CalendarConnector
 from cadence.connectors.retry import RetryPolicy
-from cadence.connectors.runner import CalendarConnector
 from cadence.errors import ConfigError
 
 

@@ -5,35 +5,37 @@ One :class:`OutlookConnector` serves a run: one msal app (its token cache answer
 one ``requests`` connection pool, one cache of series masters, and one :class:`DeltaBatcher`.
 Each worker thread reads mailboxes through an :class:`OutlookReader`:
 
-- a full round asks ``/users/{mailbox}/calendarView/delta`` for the runner's window (Graph fixes
-  the window for the delta link's life; the runner re-baselines it), then follows
-  ``@odata.nextLink`` to the ``@odata.deltaLink``, which the runner saves with the last page;
+- a full round asks ``/users/{mailbox}/calendarView/delta`` for the sync job's window (Graph fixes
+  the window for the delta link's life; the job re-baselines it), then follows
+  ``@odata.nextLink`` to the ``@odata.deltaLink``, which the job saves with the last page;
 - an incremental round calls the saved delta link. That first call of every mailbox goes through
   the batcher, which packs up to 20 concurrent ones into one ``POST /$batch``: a run in which
   nothing changed costs fewer requests than mailboxes;
 - each series master is fetched once per run, by the first mailbox that meets the series
   (several at once by ``$batch``), for its recurrence and its ``cancelledOccurrences``.
 
-Cancellations are recognised in every way CALENDAR-APIS.md lists, each stored as status
+Cancellations are recognised in every way Graph shows them, each stored as status
 ``cancelled`` (with ``lastModifiedDateTime`` as its time when the copy has one): ``isCancelled``
 (an attendee's copy); an occurrence whose master lists it in ``cancelledOccurrences``; and an
-event this mailbox organises, stored by an earlier sync inside the window, that the delta now
+event this mailbox organises, stored by an earlier sync inside the window (the job's
+:class:`~cadence.connectors.base.StoredCopies` says what was stored), that the delta now
 reports ``@removed`` (the organizer's calendar drops cancelled occurrences). ``@removed`` of an
 event never stored, outside the window, or in an attendee's mailbox (where it also means the
 attendee deleted or declined it) changes nothing. A full round that is not the mailbox's first
 (a re-baseline, ``--full``, after a 410) has no ``@removed``: there, an event this mailbox
 organises, stored live inside the window, that the round no longer lists is cancelled.
 
-Errors: 429 and 5xx and dropped connections are retried by the shared policy (``Retry-After``
-honoured), 401 once more with a fresh token, 410 is :class:`~cadence.errors.TokenExpired` (the
-runner does a full round), 403 is :class:`~cadence.errors.AuthError`, anything else a
-:class:`~cadence.errors.SyncError` naming the mailbox and Graph's error code.
+Errors, all in :func:`classify`: 429 and 5xx and dropped connections are retried by the shared
+policy (``Retry-After`` honoured), 401 once more with a fresh token, 410 is
+:class:`~cadence.errors.TokenExpired` (the job does a full round), 403 is
+:class:`~cadence.errors.AuthError`, anything else a :class:`~cadence.errors.SyncError` with
+Graph's error code. No message names the mailbox: the sync job does.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -42,16 +44,20 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from sqlalchemy import select
 
 from cadence.config import Config, OutlookSource
+from cadence.connectors.base import MailboxJob, Page, rfc3339_utc
 from cadence.connectors.outlook_auth import GraphAuth, make_session
 from cadence.connectors.outlook_events import Series, map_event, read_master, series_uid
-from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
-from cadence.connectors.runner import MailboxJob, Page
+from cadence.connectors.retry import (
+    MalformedAnswer,
+    Retryable,
+    RetryPolicy,
+    Verdict,
+    parse_retry_after,
+)
 from cadence.errors import AuthError, SyncError, TokenExpired
 from cadence.normalised import Event, OrgPerson, normalise_email
-from cadence.store.models import Event as EventRow
 
 MAX_BATCH = 20
 PAGE_SIZE = 1000  # events per delta page (Prefer: odata.maxpagesize)
@@ -75,16 +81,22 @@ class GraphError(Exception):
         super().__init__(f"HTTP {status} {self.code}: {self.message}".strip(": "))
 
 
-class MalformedAnswer(Exception):
-    """A 2xx answer whose body is not the JSON object Graph sends."""
-
-
-def classify(exc: BaseException) -> Retryable | None:
-    """What the shared retry policy does with a failed Graph call."""
+def classify(exc: BaseException) -> Verdict:
+    """What a failed Graph call means: retry (how), or fail the mailbox (why): the one map from
+    Graph's answers and ``requests``' errors to cadence's."""
     if isinstance(exc, GraphError):
         if exc.status in RETRYABLE_STATUS:
             return Retryable(f"Graph answered {exc}", retry_after=exc.retry_after)
-        return None
+        if exc.status == 410 or (exc.status in (400, 404) and _expired_state(exc.code)):
+            return TokenExpired(f"the delta link expired ({exc.code or 410})")
+        if exc.status in (401, 403):
+            return AuthError(
+                f"Graph refused access ({exc}); the app needs the Calendars.Read "
+                "and User.Read.All application permissions, with admin consent"
+            )
+        if exc.status == 404:
+            return SyncError(f"not found in the tenant ({exc})")
+        return SyncError(str(exc))
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return Retryable(f"connection failed: {type(exc).__name__}")
     if isinstance(exc, MalformedAnswer):
@@ -237,7 +249,10 @@ class OutlookConnector:
         people: list[OrgPerson] = []
         try:
             while url:
-                body = reader.get(url, "the directory")
+                try:
+                    body = reader.get(url)
+                except SyncError as exc:
+                    raise exc.about("the directory") from exc.__cause__
                 for u in body.get("value") or []:
                     address = u.get("mail") or u.get("userPrincipalName")
                     if not address or u.get("accountEnabled") is False:
@@ -285,8 +300,8 @@ class OutlookReader:
         status, headers, parsed = self.raw(method, url, body)
         return _checked(status, headers, parsed, url)
 
-    def get(self, url: str, where: str) -> Any:
-        """GET with the shared retry policy; failures become cadence errors naming ``where``."""
+    def get(self, url: str) -> Any:
+        """GET with the shared retry policy; failures become cadence's errors (:func:`classify`)."""
         refreshed = False
 
         def attempt() -> Any:
@@ -299,22 +314,20 @@ class OutlookReader:
                     return self.call("GET", url)
                 raise
 
-        return _translated(lambda: self.c.retry.call(attempt, classify), where)
+        return self.c.retry.call(attempt, classify)
 
     # -- a mailbox's round ------------------------------------------------------------------------
 
     def pages(self, job: MailboxJob) -> Iterator[Page]:
-        where = f"mailbox {job.mailbox}"
         if job.token:
-            url = job.token
-            body = _translated(lambda: self._first_incremental(url), where)
+            body = self._first_incremental(job.token)
         else:
             w = job.window
             url = (
                 f"{self.c.graph}/users/{quote(job.mailbox)}/calendarView/delta"
-                f"?startDateTime={_iso(w.start)}&endDateTime={_iso(w.end)}"
+                f"?startDateTime={rfc3339_utc(w.start)}&endDateTime={rfc3339_utc(w.end)}"
             )
-            body = self.get(url, where)
+            body = self.get(url)
         listed: set[str] = set()
         while True:
             values = body.get("value") or []
@@ -327,9 +340,9 @@ class OutlookReader:
                 yield Page(events, token=str(delta_link))
                 return
             if not next_link:
-                raise SyncError(f"{where}: Graph ended a delta page with neither link")
+                raise SyncError("Graph ended a delta page with neither link")
             yield Page(events)
-            body = self.get(str(next_link), where)
+            body = self.get(str(next_link))
 
     def _first_incremental(self, url: str) -> Any:
         """The delta link's call: batched with other workers' first try, alone on retries."""
@@ -362,21 +375,18 @@ class OutlookReader:
             try:
                 events.append(map_event(v, source=job.source, mailbox=job.mailbox, series=series))
             except (ValueError, KeyError, TypeError) as exc:
-                raise SyncError(
-                    f"mailbox {job.mailbox}: event {v.get('id')} has an unreadable field: {exc}"
-                ) from exc
+                raise SyncError(f"event {v.get('id')} has an unreadable field: {exc}") from exc
         if removed:
             events += self._removals(job, removed)
         return events
 
     def _removals(self, job: MailboxJob, ids: list[str]) -> list[Event]:
         """Removed events that count as cancelled: see the module's docstring."""
-        stored = job.existing(ids)
         out = []
-        for ident, row in stored.items():
-            when: datetime | None = row.get("original_start") or row.get("start")
+        for ident, copy in job.stored.copies(ids).items():
+            when: datetime | None = copy.original_start or copy.start
             inside = when is not None and job.window.start <= when < job.window.end
-            if row.get("organizer") == job.mailbox and row.get("status") != "cancelled" and inside:
+            if copy.organizer == job.mailbox and copy.status != "cancelled" and inside:
                 out.append(
                     Event(
                         source=job.source, mailbox=job.mailbox, event_id=ident, status="cancelled"
@@ -389,20 +399,7 @@ class OutlookReader:
         stored live inside the window, that the round no longer listed: gone from the
         organizer's calendar view, so cancelled (the ``@removed`` it would have had in a delta
         round went with the expired link)."""
-        e = EventRow.__table__.c
-        w = job.window
-        query = select(e.event_id).where(
-            e.source == job.source,
-            e.mailbox == job.mailbox,
-            e.organizer == job.mailbox,
-            e.status != "cancelled",
-            e.original_start >= w.start,
-            e.original_start < w.end,
-            e.start >= w.start,
-            e.start < w.end,
-        )
-        with job.engine.connect() as conn:
-            stored = conn.execute(query).scalars().all()
+        stored = job.stored.organised_live(job.window.start, job.window.end)
         return [
             Event(source=job.source, mailbox=job.mailbox, event_id=ident, status="cancelled")
             for ident in stored
@@ -439,7 +436,6 @@ class OutlookReader:
         return f"/users/{quote(mailbox)}/events/{quote(ident)}?$select={MASTER_FIELDS}"
 
     def _fetch_masters(self, mailbox: str, ids: list[str]) -> dict[str, Series | None]:
-        where = f"mailbox {mailbox}"
         if len(ids) == 1:
             return {ids[0]: self._one_master(mailbox, ids[0])}
         body = {
@@ -448,11 +444,8 @@ class OutlookReader:
                 for i, ident in enumerate(ids)
             ]
         }
-        answer = _translated(
-            lambda: self.c.retry.call(
-                lambda: self.call("POST", f"{self.c.graph}/$batch", body), classify
-            ),
-            where,
+        answer = self.c.retry.call(
+            lambda: self.call("POST", f"{self.c.graph}/$batch", body), classify
         )
         parts = {str(r.get("id")): r for r in answer.get("responses") or []}
         out: dict[str, Series | None] = {}
@@ -469,9 +462,7 @@ class OutlookReader:
 
     def _one_master(self, mailbox: str, ident: str) -> Series | None:
         try:
-            return read_master(
-                self.get(self.c.graph + self._master_url(mailbox, ident), f"mailbox {mailbox}")
-            )
+            return read_master(self.get(self.c.graph + self._master_url(mailbox, ident)))
         except SyncError as exc:
             if isinstance(exc.__cause__, GraphError) and exc.__cause__.status == 404:
                 return None
@@ -487,10 +478,6 @@ def _series_key(occurrence: Mapping[str, Any], mailbox: str) -> tuple[str, ...]:
     return ("id", mailbox, str(occurrence["seriesMasterId"]))
 
 
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _checked(status: int, headers: Mapping[str, str], parsed: Any, url: str) -> Any:
     if 200 <= status < 300:
         if not isinstance(parsed, dict):
@@ -503,27 +490,3 @@ def _expired_state(code: str) -> bool:
     """Graph's codes for a delta link whose sync state is gone (sent with 400 as well as 410)."""
     code = code.lower()
     return "syncstate" in code or code in {"resyncrequired", "resyncapplicationrequired"}
-
-
-def _translated(fn: Callable[[], Any], where: str) -> Any:
-    """``fn()``, with what Graph refused turned into cadence's errors naming ``where``."""
-    try:
-        return fn()
-    except GraphError as exc:
-        if exc.status == 410 or (exc.status in (400, 404) and _expired_state(exc.code)):
-            raise TokenExpired(f"{where}: the delta link expired ({exc.code or 410})") from exc
-        if exc.status in (401, 403):
-            raise AuthError(
-                f"{where}: Graph refused access ({exc}); the app needs the Calendars.Read "
-                "and User.Read.All application permissions, with admin consent"
-            ) from exc
-        if exc.status == 404:
-            raise SyncError(f"{where}: not found in the tenant ({exc})") from exc
-        raise SyncError(f"{where}: {exc}") from exc
-    except MalformedAnswer as exc:
-        raise SyncError(f"{where}: {exc}") from exc
-    except SyncError as exc:
-        if str(exc).startswith(where):
-            raise
-        # The retry policy's "gave up" and msal's refusals: say which mailbox it was.
-        raise type(exc)(f"{where}: {exc}", retryable=exc.retryable) from exc

@@ -120,7 +120,7 @@ def parse_datetime_tz(value: Mapping[str, Any] | None, where: str) -> datetime |
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SyncError(f"{where}: time zone {zone!r} is not an IANA name") from exc
+        raise SyncError(f"time zone {zone!r} is not an IANA name", where=where) from exc
     return local.replace(tzinfo=tz).astimezone(UTC)
 
 

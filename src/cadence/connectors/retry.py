@@ -1,14 +1,18 @@
-"""The retry policy both connectors share: exponential backoff with full jitter, honouring
-``Retry-After``.
+"""The failure map and the retry policy both connectors share.
 
-Which failures are worth retrying is the API's business, so a connector passes a *classifier*:
-a function that looks at an exception and returns a :class:`Retryable` (try again, maybe after the
-server's ``Retry-After``, maybe with the longer backoff of an abuse limit) or ``None`` (give up at
-once: the exception propagates unchanged). A classifier may also raise a
-:class:`cadence.errors.SyncError` of its own to turn a library exception into cadence's words.
+Which failures are worth retrying, and what the others mean, is the API's business, so each
+connector has one *classifier* of the same shape: a function that looks at a library's exception
+and returns
 
-After ``max_retries`` retries the policy raises :class:`cadence.errors.SyncError` naming the last
-reason, chained to the last exception, so the runner records it against the mailbox.
+- a :class:`Retryable`: try again, maybe after the server's ``Retry-After``, maybe with the longer
+  backoff of an abuse limit;
+- a :class:`cadence.errors.SyncError` (``TokenExpired``, ``AuthError``): cadence's words for it,
+  which :meth:`RetryPolicy.call` raises chained to the original;
+- ``None``: not the API's failure (a bug): the exception propagates unchanged.
+
+Neither the classifier nor the policy names the mailbox: the sync job does, once
+(:meth:`cadence.errors.SyncError.about`). After ``max_retries`` retries the policy raises
+:class:`cadence.errors.SyncError` naming the last reason, chained to the last exception.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ class Retryable:
     slow: bool = False  # an abuse or daily limit: back off much longer
 
 
-Classifier = Callable[[BaseException], "Retryable | None"]
+class MalformedAnswer(ValueError):
+    """A 2xx answer whose body is not the JSON object the API documents (a proxy's page, a cut
+    body): worth another try."""
+
+
+Verdict = Retryable | SyncError | None
+Classifier = Callable[[BaseException], Verdict]
 
 
 @dataclass
@@ -67,6 +77,8 @@ class RetryPolicy:
                 verdict = classify(exc)
                 if verdict is None:
                     raise
+                if isinstance(verdict, SyncError):
+                    raise verdict from exc
                 if attempt >= self.max_retries:
                     raise SyncError(
                         f"gave up after {attempt + 1} attempts: {verdict.reason}", retryable=True

@@ -3,5 +3,3 @@ rendered as Markdown, HTML, JSON or CSV (:mod:`.render`), written for everyone i
 (:mod:`.writer`) or sent by email (:mod:`.mailer`). Nothing here computes a figure; :mod:`.words`
 decides only how a figure reads.
 """
-
-FORMATS = ("md", "html", "json", "csv")

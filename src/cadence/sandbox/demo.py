@@ -21,13 +21,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cadence.config import load_config, resolve_database_url
-from cadence.connectors.runner import SyncSummary, run_sync
+from cadence.config import FORMATS, load_config, resolve_database_url
+from cadence.jobs.report_all import publish_all, results
+from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.orgchart import parse_csv
 from cadence.pipeline import HealthResult
 from cadence.pipeline.views import manager_view
-from cadence.reports import FORMATS
-from cadence.reports.publish import publish_all, results
 from cadence.sandbox.company import Company, build_company
 from cadence.sandbox.google import GoogleStandIn
 from cadence.sandbox.graph import GraphStandIn

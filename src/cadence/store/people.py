@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cadence.errors import StoreError
-from cadence.normalised import OrgPerson
+from cadence.normalised import OrgPerson, normalise_email
 from cadence.store.database import first_line
 from cadence.store.models import Alias, Person
 
@@ -67,3 +67,12 @@ def load_chart(engine: Engine) -> list[OrgPerson]:
             )
             for r in rows
         ]
+
+
+def mailbox_emails(engine: Engine, source: str | None = None) -> list[str]:
+    """The org chart's mailboxes (normalised, sorted), all or those of one source."""
+    query = select(PEOPLE.c.email).order_by(PEOPLE.c.email)
+    if source is not None:
+        query = query.where(PEOPLE.c.source == source)
+    with engine.connect() as conn:
+        return [normalise_email(e) for e in conn.execute(query).scalars()]

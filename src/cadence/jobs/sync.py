@@ -1,123 +1,54 @@
-"""How ``cadence sync`` reads every mailbox, for any kind of source.
+"""``cadence sync``: read every mailbox of every source (or those named) into the store.
 
-The runner knows nothing of Google or Microsoft: it asks a :class:`CalendarConnector` for one
-:class:`MailboxReader` per worker thread and, per mailbox,
+This job knows nothing of Google or Microsoft: it asks a connector
+(:class:`cadence.connectors.base.CalendarConnector`) for one reader per worker thread and, per
+mailbox,
 
 1. loads the saved sync state and plans the round (:func:`plan_round`): the saved token and its
    window, or a full round over ``now - lookback_days .. now + horizon_days`` on a first sync,
    with ``--full``, or when fewer than ``rebaseline_days`` of the saved window's horizon remain;
-2. saves every page the reader yields with :func:`cadence.store.events.save_page`; the token comes
-   only with the last page, so it lands in the same transaction as the last events it covers and
-   a crash anywhere leaves the previous token, which replays what was not yet saved;
+2. saves every page the reader yields with :func:`cadence.store.sync_state.save_page`; the token
+   comes only with the last page, so it lands in the same transaction as the last events it
+   covers and a crash anywhere leaves the previous token, which replays what was not yet saved;
 3. on :class:`cadence.errors.TokenExpired` drops the token and does a full round; on any other
-   error records the failure for that mailbox and goes on with the others.
+   error records the failure for that mailbox, named by this job, and goes on with the others.
 
-Every mailbox's outcome goes to ``sync_state`` (``cadence status``), the run to ``runs``.
+Every mailbox's outcome goes to ``sync_state`` (``cadence status``); the run is one row of the
+run log, with the summary layout of :meth:`SyncSummary.as_dict`.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
 from cadence.config import Config, SyncConfig
+from cadence.connectors.base import CalendarConnector, MailboxJob, MailboxReader, Window
 from cadence.errors import ConfigError, InputError, SyncError, TokenExpired
-from cadence.normalised import Event, OrgPerson, normalise_email
-from cadence.store.events import (
+from cadence.normalised import normalise_email
+from cadence.store.copies import MailboxCopies
+from cadence.store.models import SyncState
+from cadence.store.people import mailbox_emails
+from cadence.store.runs import finish_run, start_run
+from cadence.store.sync_state import (
     drop_token,
     ensure_mailboxes,
-    existing_events,
     load_sync_state,
     record_outcome,
     save_page,
 )
-from cadence.store.models import Event as EventRow
-from cadence.store.models import Person, RunLog, SyncState
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Window:
-    """The span a full round reads and its token then watches (fixed for the token's life)."""
-
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a mailbox's events; ``token`` only on the last page of a round."""
-
-    events: Sequence[Event]
-    token: str | None = None
-
-
-@dataclass(frozen=True)
-class MailboxJob:
-    """One round of one mailbox, as a reader sees it."""
-
-    source: str
-    mailbox: str
-    token: str | None  # None: a full round over ``window``
-    window: Window
-    engine: Engine
-    seen_at: datetime | None = None  # the time this run records for what it sees
-
-    def existing(self, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The stored rows of these events of this mailbox (what earlier syncs knew)."""
-        with self.engine.connect() as conn:
-            return existing_events(conn, self.source, self.mailbox, event_ids)
-
-    def series_instances(self, series_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-        """The stored occurrences of these series in this mailbox, by series id."""
-        ids = sorted(set(series_ids))
-        found: dict[str, list[dict[str, Any]]] = {}
-        c = EventRow.__table__.c
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                query = select(EventRow.__table__).where(
-                    c.source == self.source,
-                    c.mailbox == self.mailbox,
-                    c.series_id.in_(ids[i : i + 500]),
-                )
-                for row in conn.execute(query).mappings():
-                    found.setdefault(row["series_id"], []).append(dict(row))
-        return found
-
-
-class MailboxReader(Protocol):
-    """Per-thread state of a connector (its HTTP connection, say); used by one thread only."""
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests made so far, retries included."""
-        ...
-
-    def pages(self, job: MailboxJob) -> Iterator[Page]:
-        """The pages of one round; raises TokenExpired when ``job.token`` is no longer valid."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class CalendarConnector(Protocol):
-    """A configured source: readers for its mailboxes, and its directory."""
-
-    def open_worker(self) -> MailboxReader: ...
-
-    def fetch_directory(self) -> list[OrgPerson]: ...
 
 
 @dataclass(frozen=True)
@@ -157,11 +88,11 @@ class SyncSummary:
         return sum(r.requests for r in self.results)
 
     def as_dict(self) -> dict[str, Any]:
+        """The run log's summary of a run that synced (``nightly`` adds its report keys)."""
         return {
-            "mailboxes": len(self.results),
-            "ok": len(self.ok),
-            "failed": len(self.failed),
-            "events_saved": self.events_saved,
+            "mailboxes_synced": len(self.ok),
+            "mailboxes_failed": len(self.failed),
+            "events_changed": self.events_saved,
             "requests": self.requests,
             "seconds": round(self.seconds, 1),
         }
@@ -205,16 +136,12 @@ def select_mailboxes(
 ) -> list[str]:
     """The mailboxes a source reads: its people (with one source, everyone), maybe filtered,
     and with ``shard`` only this host's share of them."""
-    query = select(Person.email).order_by(Person.email)
-    if len(config.sources) > 1:
-        query = query.where(Person.source == source)
-    with engine.connect() as conn:
-        emails = [normalise_email(e) for e in conn.execute(query).scalars()]
+    emails = mailbox_emails(engine, source if len(config.sources) > 1 else None)
     emails = [e for e in emails if in_shard(e, shard)]
     if not only:
         return emails
-    wanted = [normalise_email(m) for m in only]
-    return [e for e in emails if e in set(wanted)]
+    wanted = {normalise_email(m) for m in only}
+    return [e for e in emails if e in wanted]
 
 
 def run_sync(
@@ -227,10 +154,28 @@ def run_sync(
     progress: Progress | None = None,
     connect: ConnectorFactory | None = None,
     now: Callable[[], datetime] = utc_now,
-    command: str = "sync",
     shard: tuple[int, int] | None = None,
+    command: str = "sync",
 ) -> SyncSummary:
-    """Sync the chosen sources' mailboxes; failures are recorded per mailbox, never raised."""
+    """``cadence sync``: :func:`sync_sources` as a run of its own in the run log, under
+    ``command``'s name."""
+    plan, connectors = prepare(config, engine, source, mailboxes, shard, connect)
+    run_id = start_run(engine, command, now())
+    summary = sync_sources(config, engine, plan, connectors, full=full, progress=progress, now=now)
+    finish_run(engine, run_id, now(), summary.as_dict())
+    return summary
+
+
+def prepare(
+    config: Config,
+    engine: Engine,
+    source: str | None = None,
+    mailboxes: Sequence[str] = (),
+    shard: tuple[int, int] | None = None,
+    connect: ConnectorFactory | None = None,
+) -> tuple[dict[str, list[str]], dict[str, CalendarConnector]]:
+    """The mailboxes each chosen source reads, and its connector; bad usage raises before any
+    mailbox is read."""
     if connect is None:
         from cadence.connectors.kinds import connect as default_connect
 
@@ -248,19 +193,30 @@ def run_sync(
         missing = sorted({normalise_email(m) for m in mailboxes} - found)
         if missing:
             raise InputError("not in the org chart of the chosen source(s): " + ", ".join(missing))
-    total = sum(len(ms) for ms in plan.values())
-    if total == 0:
+    if sum(len(ms) for ms in plan.values()) == 0:
         raise InputError(
             "no mailboxes to sync: load the org chart first (cadence org import / org pull)"
         )
     # Every source's settings and secrets are checked before any mailbox is read, so a
     # missing secret of the second source does not surface after the first one's sync.
     connectors = {name: connect(config, name) for name in names if plan[name]}
-    started = now()
-    run_id = _start_run(engine, command, started)
+    return plan, connectors
+
+
+def sync_sources(
+    config: Config,
+    engine: Engine,
+    plan: dict[str, list[str]],
+    connectors: dict[str, CalendarConnector],
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> SyncSummary:
+    """Sync the planned mailboxes; failures are recorded per mailbox, never raised."""
     summary = SyncSummary()
     clock = time.monotonic()
-    counter = _Progress(total, progress)
+    counter = _Progress(sum(len(plan[name]) for name in connectors), progress)
 
     def one_source(name: str) -> list[MailboxResult]:
         src = config.sources[name]
@@ -275,7 +231,6 @@ def run_sync(
         for results in pool.map(one_source, connectors):
             summary.results.extend(results)
     summary.seconds = time.monotonic() - clock
-    _finish_run(engine, run_id, now(), summary)
     return summary
 
 
@@ -405,7 +360,7 @@ def sync_mailbox(
             token, window = plan_round(None, sync, seen_at, True)
             events += _round(reader, engine, source, mailbox, None, window, seen_at, first_sync)
     except SyncError as exc:
-        error = str(exc)
+        error = str(exc.about(mailbox))
     except Exception as exc:  # a bug or an unforeseen answer must not stop the other mailboxes
         error = f"unexpected {type(exc).__name__}: {exc}"
     requests = reader.requests - before
@@ -431,7 +386,8 @@ def _round(
     seen_at: datetime,
     first_sync: bool,
 ) -> int:
-    job = MailboxJob(source, mailbox, token, window, engine, seen_at)
+    stored = MailboxCopies(engine, source, mailbox)
+    job = MailboxJob(source, mailbox, token, window, stored, seen_at)
     saved = 0
     for page in reader.pages(job):
         saved += save_page(
@@ -447,20 +403,3 @@ def _round(
         if page.token is not None:
             return saved
     raise SyncError("the listing ended without a sync token; will retry next run")
-
-
-def _start_run(engine: Engine, command: str, started: datetime) -> int:
-    with engine.begin() as conn:
-        run_id = conn.execute(
-            insert(RunLog).values(command=command, started_at=started).returning(RunLog.id)
-        ).scalar_one()
-        return int(run_id)
-
-
-def _finish_run(engine: Engine, run_id: int, finished: datetime, summary: SyncSummary) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            update(RunLog)
-            .where(RunLog.id == run_id)
-            .values(finished_at=finished, summary=json.dumps(summary.as_dict()))
-        )

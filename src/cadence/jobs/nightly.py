@@ -9,7 +9,6 @@ to the ``runs`` table, where ``cadence status`` shows it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from cadence.config import Config
-from cadence.connectors.runner import Progress, SyncSummary, run_sync
+from cadence.jobs.sync import Progress, SyncSummary, prepare, sync_sources
 from cadence.store.lock import run_lock
-from cadence.store.models import RunLog
+from cadence.store.runs import finish_run, start_run
 
 log = logging.getLogger("cadence.nightly")
 
@@ -38,11 +37,9 @@ class NightlySummary:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The run log's summary: the sync's keys, then what was published."""
         return {
-            "mailboxes_synced": len(self.sync.ok),
-            "mailboxes_failed": len(self.sync.failed),
-            "events_changed": self.sync.events_saved,
-            "requests": self.sync.requests,
+            **self.sync.as_dict(),
             "reports_written": self.reports_written,
             "emailed": self.emailed,
             "email_refused": len(self.refused),
@@ -70,13 +67,15 @@ def run_nightly(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> NightlySummary:
     """Sync, then publish every report (unless sharded); raises LockHeld if a run is going."""
-    from cadence.reports.publish import publish_all
+    from cadence.jobs.report_all import publish_all
 
     what = "nightly" if shard is None else f"nightly shard {shard[0]}/{shard[1]}"
     started, clock = now(), time.monotonic()
     with run_lock(engine, what, slot=0 if shard is None else shard[0]):
         log.info("%s started", what, extra={"event": "start", "shard": _shard_text(shard)})
-        sync = run_sync(config, engine, progress=progress, command="nightly", shard=shard, now=now)
+        plan, connectors = prepare(config, engine, shard=shard)
+        run_id = start_run(engine, "nightly", started)
+        sync = sync_sources(config, engine, plan, connectors, progress=progress, now=now)
         for r in sync.failed:
             log.error(
                 "sync failed: %s: %s: %s",
@@ -105,7 +104,7 @@ def run_nightly(
             for address, reason in refused.items():
                 log.error("email refused: %s: %s", address, reason, extra={"event": "refused"})
         summary.seconds = time.monotonic() - clock
-        _record(engine, started, now(), summary)
+        finish_run(engine, run_id, now(), summary.as_dict())
         log.info(_line(summary, shard), extra={"event": "summary", **summary.as_dict()})
         return summary
 
@@ -126,15 +125,3 @@ def _line(s: NightlySummary, shard: tuple[int, int] | None) -> str:
     else:
         text += " (sharded: run `cadence report all` once every shard is done)"
     return text + f", in {s.seconds:.0f} s"
-
-
-def _record(engine: Engine, started: datetime, finished: datetime, s: NightlySummary) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            insert(RunLog).values(
-                command="nightly",
-                started_at=started,
-                finished_at=finished,
-                summary=json.dumps(s.as_dict()),
-            )
-        )

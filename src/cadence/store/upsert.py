@@ -1,4 +1,4 @@
-"""Save normalised events in bulk, and a mailbox's sync token in the same transaction.
+"""Save normalised events in bulk: the merge that every sync's pages go through.
 
 Saving is idempotent: the same events saved twice (at the same ``seen_at``) leave the same rows.
 A later copy that does not say something (``None``) keeps what an earlier sync stored, because a
@@ -12,7 +12,7 @@ needs but no source gives are recorded here, at the first sync that saw them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -21,7 +21,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
-    Engine,
     MetaData,
     Table,
     Text,
@@ -37,14 +36,13 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from cadence.normalised import Attendee, Event
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
-from cadence.store.models import Mailbox, Source, SyncState, UTCDateTime
+from cadence.store.models import UTCDateTime
 
 # Events staged and merged at a time: a page is one chunk (Google's pages hold at most 2,500);
 # the stale-attendee delete binds one parameter per event, well below both backends' limits.
@@ -122,7 +120,7 @@ SEEN_CHANGE = bindparam("seen_change", type_=UTCDateTime())
 CANCELLED: ColumnElement[str] = literal_column("'cancelled'")
 
 
-def _insert(dialect: str, table: Any) -> Any:
+def dialect_insert(dialect: str, table: Any) -> Any:
     """The dialect's INSERT, which has ON CONFLICT (both spell it the same way)."""
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
@@ -209,7 +207,7 @@ def _events_upsert(dialect: str) -> Any:
         "last_seen": SEEN,
     }
     names = [c.name for c in EVENTS.columns]
-    ins = _insert(dialect, EVENTS).from_select(
+    ins = dialect_insert(dialect, EVENTS).from_select(
         names, select(*(derived[n] if n in derived else staged[n] for n in names)).where(true())
     )
     new, old = ins.excluded, EVENTS.c
@@ -244,7 +242,7 @@ def _attendees_upsert(dialect: str) -> Any:
     staged = STAGE_ATTENDEES.c
     derived = {"response_seen_at": SEEN_CHANGE, "last_seen": SEEN}
     names = [c.name for c in ATTENDEES.columns]
-    ins = _insert(dialect, ATTENDEES).from_select(
+    ins = dialect_insert(dialect, ATTENDEES).from_select(
         names, select(*(derived[n] if n in derived else staged[n] for n in names)).where(true())
     )
     new, old = ins.excluded, ATTENDEES.c
@@ -405,108 +403,3 @@ def save_events(
                 )
             conn.execute(statements.attendees, seen)
     return len(events)
-
-
-def existing_events(
-    conn: Connection, source: str, mailbox: str, event_ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The stored rows of these events of one mailbox, by event id (for removal handling)."""
-    ids = list(event_ids)
-    found: dict[str, dict[str, Any]] = {}
-    c = EVENTS.c
-    for i in range(0, len(ids), 500):
-        rows = conn.execute(
-            select(EVENTS).where(
-                c.source == source, c.mailbox == mailbox, c.event_id.in_(ids[i : i + 500])
-            )
-        )
-        for row in rows.mappings():
-            found[row["event_id"]] = dict(row)
-    return found
-
-
-def ensure_mailboxes(engine: Engine, source: str, kind: str, emails: Iterable[str]) -> None:
-    """Register a source and its mailboxes (idempotent)."""
-    emails = sorted(set(emails))
-    with engine.begin() as conn:
-        conn.execute(
-            _insert(conn.dialect.name, Source.__table__)
-            .values(name=source, kind=kind)
-            .on_conflict_do_update(index_elements=["name"], set_={"kind": kind})
-        )
-        if emails:
-            conn.execute(
-                _insert(conn.dialect.name, Mailbox.__table__).on_conflict_do_nothing(),
-                [{"source": source, "email": e} for e in emails],
-            )
-
-
-def load_sync_state(engine: Engine, source: str, mailbox: str) -> SyncState | None:
-    """A mailbox's saved sync state (detached from any session), or ``None`` before its first."""
-    with Session(engine) as session:
-        return session.get(SyncState, (source, mailbox))
-
-
-def _upsert_state(conn: Connection, source: str, mailbox: str, **values: Any) -> None:
-    stmt = _insert(conn.dialect.name, SyncState.__table__).values(
-        source=source, mailbox=mailbox, **values
-    )
-    conn.execute(stmt.on_conflict_do_update(index_elements=["source", "mailbox"], set_=values))
-
-
-def save_page(
-    engine: Engine,
-    source: str,
-    mailbox: str,
-    events: Sequence[Event],
-    *,
-    seen_at: datetime,
-    first_sync: bool,
-    token: str | None = None,
-    window: tuple[datetime, datetime] | None = None,
-) -> int:
-    """Save one page of a mailbox's events; with the last page, its token, atomically.
-
-    The token is written in the same transaction as the events it covers, so a crash at any
-    point leaves either both or neither: a token is never ahead of its events.
-    """
-    with engine.begin() as conn:
-        n = save_events(conn, events, seen_at=seen_at, first_sync=first_sync)
-        if token is not None:
-            values: dict[str, Any] = {"token": token}
-            if window is not None:
-                values.update(window_start=window[0], window_end=window[1])
-            if first_sync:
-                values["first_synced_at"] = seen_at
-            _upsert_state(conn, source, mailbox, **values)
-        return n
-
-
-def drop_token(engine: Engine, source: str, mailbox: str) -> None:
-    """Forget a mailbox's token (it expired, or a full resync was asked for)."""
-    with engine.begin() as conn:
-        _upsert_state(conn, source, mailbox, token=None)
-
-
-def record_outcome(
-    engine: Engine,
-    source: str,
-    mailbox: str,
-    *,
-    ran_at: datetime,
-    error: str | None,
-    events_changed: int = 0,
-    requests: int = 0,
-) -> None:
-    """Record how a mailbox's sync ended, for ``cadence status``."""
-    values: dict[str, Any] = {
-        "last_run_at": ran_at,
-        "outcome": "failed" if error else "ok",
-        "error": error,
-        "events_changed": events_changed,
-        "requests": requests,
-    }
-    if not error:
-        values["last_success_at"] = ran_at
-    with engine.begin() as conn:
-        _upsert_state(conn, source, mailbox, **values)

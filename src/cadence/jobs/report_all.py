@@ -1,6 +1,8 @@
-"""From the store to every report: run the pipeline for as-of and for a week earlier (the
-director's "what changed"), then write every manager's and director's report, and optionally mail
-each person theirs. ``cadence report all`` and ``cadence nightly`` both call :func:`publish_all`.
+"""``cadence report all``: from the store to every report. Run the pipeline for as-of and for a
+week earlier (the director's "what changed"), then write every manager's and director's report,
+and optionally mail each person theirs. ``cadence nightly`` calls :func:`publish_all` too.
+
+This job opens nothing itself but what it is given; the reports it calls only render dicts.
 """
 
 from __future__ import annotations

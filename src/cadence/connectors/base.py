@@ -1,0 +1,91 @@
+"""The contract between the sync job and a connector, in plain types.
+
+A connector knows its API and nothing of the database: the job hands each round a
+:class:`MailboxJob`, the connector yields :class:`Page` records of
+:class:`cadence.normalised.Event`, and the job saves them. The one thing a reader needs from
+earlier syncs (what this mailbox's calendar held before, to tell what a sparse or removed item
+means) reaches it through :class:`StoredCopies`, which the store implements with plain
+:class:`cadence.normalised.StoredCopy` records; tests can hand in a dict-backed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from cadence.normalised import Event, OrgPerson, StoredCopy
+
+
+def rfc3339_utc(t: datetime) -> str:
+    """An instant as both APIs take it in a query: RFC 3339, UTC, whole seconds."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The span a full round reads and its token then watches (fixed for the token's life)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a mailbox's events; ``token`` only on the last page of a round."""
+
+    events: Sequence[Event]
+    token: str | None = None
+
+
+class StoredCopies(Protocol):
+    """What earlier syncs stored of one mailbox's calendar (never another mailbox's)."""
+
+    def copies(self, event_ids: Iterable[str]) -> dict[str, StoredCopy]:
+        """The stored copies of these events, by event id (unknown ids are left out)."""
+        ...
+
+    def series_copies(self, series_ids: Iterable[str]) -> dict[str, list[StoredCopy]]:
+        """The stored occurrences of these series, by series id."""
+        ...
+
+    def organised_live(self, start: datetime, end: datetime) -> list[str]:
+        """The ids of the copies this mailbox organises, not cancelled, whose original start
+        and start both lie in ``[start, end)``."""
+        ...
+
+
+@dataclass(frozen=True)
+class MailboxJob:
+    """One round of one mailbox, as a reader sees it."""
+
+    source: str
+    mailbox: str
+    token: str | None  # None: a full round over ``window``
+    window: Window
+    stored: StoredCopies
+    seen_at: datetime | None = None  # the time this run records for what it sees
+
+
+class MailboxReader(Protocol):
+    """Per-thread state of a connector (its HTTP connection, say); used by one thread only."""
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far, retries included."""
+        ...
+
+    def pages(self, job: MailboxJob) -> Iterator[Page]:
+        """The pages of one round; raises TokenExpired when ``job.token`` is no longer valid."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class CalendarConnector(Protocol):
+    """A configured source: readers for its mailboxes, and its directory."""
+
+    def open_worker(self) -> MailboxReader: ...
+
+    def fetch_directory(self) -> list[OrgPerson]: ...

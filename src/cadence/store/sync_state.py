@@ -1,0 +1,102 @@
+"""Where each mailbox's sync stands: its registration, its token and window, its last outcome.
+
+A page of events and, with the last page, the token that covers them are saved in one
+transaction (:func:`save_page`), so a crash at any point leaves either both or neither: a token
+is never ahead of its events, and the next run replays what was not saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from cadence.normalised import Event
+from cadence.store.models import Mailbox, Source, SyncState
+from cadence.store.upsert import dialect_insert, save_events
+
+
+def ensure_mailboxes(engine: Engine, source: str, kind: str, emails: Iterable[str]) -> None:
+    """Register a source and its mailboxes (idempotent)."""
+    emails = sorted(set(emails))
+    with engine.begin() as conn:
+        conn.execute(
+            dialect_insert(conn.dialect.name, Source.__table__)
+            .values(name=source, kind=kind)
+            .on_conflict_do_update(index_elements=["name"], set_={"kind": kind})
+        )
+        if emails:
+            conn.execute(
+                dialect_insert(conn.dialect.name, Mailbox.__table__).on_conflict_do_nothing(),
+                [{"source": source, "email": e} for e in emails],
+            )
+
+
+def load_sync_state(engine: Engine, source: str, mailbox: str) -> SyncState | None:
+    """A mailbox's saved sync state (detached from any session), or ``None`` before its first."""
+    with Session(engine) as session:
+        return session.get(SyncState, (source, mailbox))
+
+
+def _upsert_state(conn: Connection, source: str, mailbox: str, **values: Any) -> None:
+    stmt = dialect_insert(conn.dialect.name, SyncState.__table__).values(
+        source=source, mailbox=mailbox, **values
+    )
+    conn.execute(stmt.on_conflict_do_update(index_elements=["source", "mailbox"], set_=values))
+
+
+def save_page(
+    engine: Engine,
+    source: str,
+    mailbox: str,
+    events: Sequence[Event],
+    *,
+    seen_at: datetime,
+    first_sync: bool,
+    token: str | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> int:
+    """Save one page of a mailbox's events; with the last page, its token, atomically."""
+    with engine.begin() as conn:
+        n = save_events(conn, events, seen_at=seen_at, first_sync=first_sync)
+        if token is not None:
+            values: dict[str, Any] = {"token": token}
+            if window is not None:
+                values.update(window_start=window[0], window_end=window[1])
+            if first_sync:
+                values["first_synced_at"] = seen_at
+            _upsert_state(conn, source, mailbox, **values)
+        return n
+
+
+def drop_token(engine: Engine, source: str, mailbox: str) -> None:
+    """Forget a mailbox's token (it expired, or a full resync was asked for)."""
+    with engine.begin() as conn:
+        _upsert_state(conn, source, mailbox, token=None)
+
+
+def record_outcome(
+    engine: Engine,
+    source: str,
+    mailbox: str,
+    *,
+    ran_at: datetime,
+    error: str | None,
+    events_changed: int = 0,
+    requests: int = 0,
+) -> None:
+    """Record how a mailbox's sync ended, for ``cadence status``."""
+    values: dict[str, Any] = {
+        "last_run_at": ran_at,
+        "outcome": "failed" if error else "ok",
+        "error": error,
+        "events_changed": events_changed,
+        "requests": requests,
+    }
+    if not error:
+        values["last_success_at"] = ran_at
+    with engine.begin() as conn:
+        _upsert_state(conn, source, mailbox, **values)
