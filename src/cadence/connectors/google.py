@@ -424,7 +424,7 @@ def _attendees(
     item: dict[str, Any], organizer: str | None, updated: datetime | None
 ) -> tuple[Attendee, ...]:
     """Attendees with the organizer flagged (and added when Google leaves them out); a response
-    other than needsAction is timed by the copy's ``updated`` (METRICS.md)."""
+    other than needsAction is timed by the copy's ``updated`` (docs/metrics.md)."""
     out = []
     for a in item.get("attendees", []):
         email = normalise_email(a["email"])

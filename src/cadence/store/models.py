@@ -85,7 +85,7 @@ class SyncState(Base):
 
     ``token`` is written only in the transaction that saves the last page's events, so it is
     never ahead of the events it covers. ``first_synced_at`` is set when the first full sync
-    completed: misses found before then have no knowable time (METRICS.md).
+    completed: misses found before then have no knowable time (docs/metrics.md).
     """
 
     __tablename__ = "sync_state"

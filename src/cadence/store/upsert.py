@@ -2,8 +2,9 @@
 
 Saving is idempotent: the same events saved twice (at the same ``seen_at``) leave the same rows.
 A later copy that does not say something (``None``) keeps what an earlier sync stored, because a
-cancelled Google instance may carry nothing but its id (CALENDAR-APIS.md). Times that METRICS.md
-needs but no source gives are recorded here, at the first sync that saw them:
+cancelled Google instance may carry nothing but its id (docs/google.md). Times the figures need
+but no source gives are recorded here as sightings, at the first sync that saw them (the pipeline
+alone decides from them when a miss happened, docs/metrics.md):
 
 - ``original_start`` keeps the first value seen, so a moved one-off counts as rescheduled;
 - ``cancel_seen_at`` / ``response_seen_at``: the first sync that saw a cancellation or a response,
