@@ -7,7 +7,7 @@ import json
 import click
 
 from cadence.cli.app import App, common_options, pass_app
-from cadence.jobs.status import status
+from cadence.jobs.status import status, status_exit_code
 
 
 @click.command("status")
@@ -18,7 +18,8 @@ from cadence.jobs.status import status
 def status_command(app: App, as_json: bool, failed: bool) -> int:
     """Each mailbox's last sync, its outcome and its error, if any; then the last run.
 
-    Exits 3 when a mailbox's last sync failed, so a monitor can alert on it.
+    Exits 1 when the last run failed (the step and the reason are shown), else 3 when a
+    mailbox's last sync failed, so a monitor can alert on either.
 
     \b
     Examples:
@@ -28,10 +29,10 @@ def status_command(app: App, as_json: bool, failed: bool) -> int:
     """
     found = status(app.store, failed_only=failed)
     mailboxes, run = found["mailboxes"], found["last_run"]
-    any_failed = any(m["outcome"] == "failed" for m in mailboxes)
+    exit_code = status_exit_code(found)
     if as_json:
         click.echo(json.dumps(found, indent=2))
-        return 3 if any_failed else 0
+        return exit_code
     if not mailboxes:
         click.echo("No mailboxes yet: configure a source and run `cadence sync`.")
     else:
@@ -42,7 +43,15 @@ def status_command(app: App, as_json: bool, failed: bool) -> int:
             click.echo(line + (f"  {m['error']}" if m["error"] else ""))
     if run:
         click.echo(f"\nlast run: {run['command']} started {run['started_at']}", nl=False)
-        click.echo(f", finished {run['finished_at']}" if run["finished_at"] else ", unfinished")
-        if run["summary"]:
-            click.echo("  " + ", ".join(f"{k}: {v}" for k, v in run["summary"].items()))
-    return 3 if any_failed else 0
+        summary = dict(run["summary"] or {})
+        if summary.get("outcome") == "failed":
+            click.echo(
+                f", failed in {summary.pop('failed_step', '?')} at {run['finished_at']}: "
+                f"{summary.pop('error', '')}"
+            )
+        else:
+            click.echo(f", finished {run['finished_at']}" if run["finished_at"] else ", unfinished")
+        summary.pop("outcome", None)
+        if summary:
+            click.echo("  " + ", ".join(f"{k}: {v}" for k, v in summary.items()))
+    return exit_code

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cadence.config import Config
+from cadence.jobs.run_log import logged_run
 from cadence.jobs.sync import Progress, SyncSummary, prepare, sync_sources
 from cadence.store.lock import run_lock
-from cadence.store.runs import finish_run, start_run
 
 log = logging.getLogger("cadence.nightly")
 
@@ -70,41 +70,44 @@ def run_nightly(
     from cadence.jobs.report_all import publish_all
 
     what = "nightly" if shard is None else f"nightly shard {shard[0]}/{shard[1]}"
-    started, clock = now(), time.monotonic()
+    clock = time.monotonic()
     with run_lock(engine, what, slot=0 if shard is None else shard[0]):
         log.info("%s started", what, extra={"event": "start", "shard": _shard_text(shard)})
         plan, connectors = prepare(config, engine, shard=shard)
-        run_id = start_run(engine, "nightly", started)
-        sync = sync_sources(config, engine, plan, connectors, progress=progress, now=now)
-        for r in sync.failed:
-            log.error(
-                "sync failed: %s: %s: %s",
-                r.source,
-                r.mailbox,
-                r.error,
-                extra={"event": "mailbox_failed", "source": r.source, "mailbox": r.mailbox},
-            )
-        summary = NightlySummary(sync=sync)
-        if shard is None:
-            email = config.email.enabled
-            written, refused = publish_all(
-                engine,
-                config,
-                as_of=now(),
-                window_weeks=None,
-                formats=config.report.formats,
-                out_dir=config.resolve(config.report.out_dir),
-                email=email,
-            )
-            summary.reports_written = len(written.written)
-            summary.report_files = written.file_count
-            summary.reports_folder = str(written.folder)
-            summary.refused = refused
-            summary.emailed = len(written.written) - len(refused) if email else 0
-            for address, reason in refused.items():
-                log.error("email refused: %s: %s", address, reason, extra={"event": "refused"})
-        summary.seconds = time.monotonic() - clock
-        finish_run(engine, run_id, now(), summary.as_dict())
+        with logged_run(engine, "nightly", now) as run:
+            run.step = "sync"
+            sync = sync_sources(config, engine, plan, connectors, progress=progress, now=now)
+            for r in sync.failed:
+                log.error(
+                    "sync failed: %s: %s: %s",
+                    r.source,
+                    r.mailbox,
+                    r.error,
+                    extra={"event": "mailbox_failed", "source": r.source, "mailbox": r.mailbox},
+                )
+            summary = NightlySummary(sync=sync)
+            run.summary = summary.as_dict()
+            if shard is None:
+                run.step = "reports"
+                email = config.email.enabled
+                written, refused = publish_all(
+                    engine,
+                    config,
+                    as_of=now(),
+                    window_weeks=None,
+                    formats=config.report.formats,
+                    out_dir=config.resolve(config.report.out_dir),
+                    email=email,
+                )
+                summary.reports_written = len(written.written)
+                summary.report_files = written.file_count
+                summary.reports_folder = str(written.folder)
+                summary.refused = refused
+                summary.emailed = len(written.written) - len(refused) if email else 0
+                for address, reason in refused.items():
+                    log.error("email refused: %s: %s", address, reason, extra={"event": "refused"})
+            summary.seconds = time.monotonic() - clock
+            run.summary = summary.as_dict()
         log.info(_line(summary, shard), extra={"event": "summary", **summary.as_dict()})
         return summary
 

@@ -42,3 +42,11 @@ def status(engine: Engine, *, failed_only: bool = False) -> dict[str, Any]:
             "summary": run.summary,
         },
     }
+
+
+def status_exit_code(found: dict[str, Any]) -> int:
+    """1 when the last run failed, 3 when some mailbox's last sync failed, else 0."""
+    run = found["last_run"]
+    if run and (run["summary"] or {}).get("outcome") == "failed":
+        return 1
+    return 3 if any(m["outcome"] == "failed" for m in found["mailboxes"]) else 0

@@ -14,7 +14,7 @@ mailbox,
    error records the failure for that mailbox, named by this job, and goes on with the others.
 
 Every mailbox's outcome goes to ``sync_state`` (``cadence status``); the run is one row of the
-run log, with the summary layout of :meth:`SyncSummary.as_dict`.
+run log (:mod:`cadence.jobs.run_log`), with the summary layout of :meth:`SyncSummary.as_dict`.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ from sqlalchemy import Engine
 from cadence.config import Config, SyncConfig
 from cadence.connectors.base import CalendarConnector, MailboxJob, MailboxReader, Window
 from cadence.errors import ConfigError, InputError, SyncError, TokenExpired
+from cadence.jobs.run_log import logged_run
 from cadence.normalised import normalise_email
 from cadence.store.copies import MailboxCopies
+from cadence.store.lock import run_lock
 from cadence.store.models import SyncState
 from cadence.store.people import mailbox_emails
-from cadence.store.runs import finish_run, start_run
 from cadence.store.sync_state import (
     drop_token,
     ensure_mailboxes,
@@ -157,12 +158,18 @@ def run_sync(
     shard: tuple[int, int] | None = None,
     command: str = "sync",
 ) -> SyncSummary:
-    """``cadence sync``: :func:`sync_sources` as a run of its own in the run log, under
-    ``command``'s name."""
-    plan, connectors = prepare(config, engine, source, mailboxes, shard, connect)
-    run_id = start_run(engine, command, now())
-    summary = sync_sources(config, engine, plan, connectors, full=full, progress=progress, now=now)
-    finish_run(engine, run_id, now(), summary.as_dict())
+    """``cadence sync``: :func:`sync_sources` under the run lock, as a run of its own in the run
+    log, under ``command``'s name; raises LockHeld while another sync or nightly runs."""
+    # One sync at a time: two of them (or a sync during the nightly) would race on the same
+    # mailboxes' tokens. A sharded sync locks its shard, as the sharded nightly does.
+    with run_lock(engine, command, slot=shard[0] if shard else 0):
+        plan, connectors = prepare(config, engine, source, mailboxes, shard, connect)
+        with logged_run(engine, command, now) as run:
+            run.step = "sync"
+            summary = sync_sources(
+                config, engine, plan, connectors, full=full, progress=progress, now=now
+            )
+            run.summary = summary.as_dict()
     return summary
 
 
