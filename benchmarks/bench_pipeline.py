@@ -5,7 +5,7 @@ or biweekly 1:1 series, some skip-level 1:1s), with 26 weeks of history and 5 we
 calendars of every meeting, written straight into a SQLite store with bulk inserts (this measures
 the pipeline, not the connectors). Then times, pinned to one core:
 
-- load: ``load_store`` (SQL -> frames);
+- load: ``load_frames`` (SQL -> frames);
 - compute: ``compute_frames`` (frames -> every figure), and its peak traced memory;
 - views: every manager's and director's view dict.
 
@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from cadence.config import parse_config
+from cadence.jobs.figures import params_for
 from cadence.pipeline import compute_frames
-from cadence.pipeline.load import load_store
-from cadence.pipeline.params import Params
 from cadence.pipeline.views import director_view, manager_view
 from cadence.store.database import make_engine, upgrade
+from cadence.store.reads import load_frames
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HISTORY_WEEKS = 26
@@ -154,10 +154,10 @@ def run(n: int, engine_kind: str, folder: Path) -> None:
     rows = write_store(path, people, occ)
     build = time.perf_counter() - t
     engine = make_engine(f"sqlite:///{path}")
-    params = Params.from_config(parse_config({}), AS_OF)
+    params = params_for(parse_config({}), AS_OF)
 
     t = time.perf_counter()
-    frames = load_store(engine, params.load_since)
+    frames = load_frames(engine, params.load_since)
     load = time.perf_counter() - t
     # The machine is shared: the best of two runs is the pipeline's own cost.
     times = []
@@ -172,7 +172,7 @@ def run(n: int, engine_kind: str, folder: Path) -> None:
     tracemalloc.stop()
     del frames
     tracemalloc.start()
-    load_store(engine, params.load_since)
+    load_frames(engine, params.load_since)
     _, load_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     t = time.perf_counter()

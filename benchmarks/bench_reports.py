@@ -28,7 +28,8 @@ import pandas as pd
 from sqlalchemy import Engine, insert
 
 from cadence.config import parse_config
-from cadence.jobs.report_all import all_views, results
+from cadence.jobs.figures import results
+from cadence.jobs.report_all import all_views
 from cadence.reports.words import RenderSettings, iso_week
 from cadence.reports.writer import write_reports
 from cadence.store.database import make_engine, upgrade

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from cadence.config import load_config, resolve_database_url
-from cadence.pipeline import HealthResult, compute
+from cadence.jobs.figures import compute
+from cadence.pipeline import HealthResult
 from cadence.pipeline.views import manager_view
 from cadence.sandbox.demo import DemoRun, run_demo
 from cadence.store.database import make_engine

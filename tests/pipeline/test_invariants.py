@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from cadence.frames import StoreFrames
+from cadence.jobs.figures import params_for
 from cadence.pipeline import HealthResult, compute_frames
-from cadence.pipeline.load import StoreFrames, load_store
-from cadence.pipeline.params import Params
 from cadence.store.database import make_engine
+from cadence.store.reads import load_frames
 from pipeline.builders import AS_OF, SYNC, Meeting, add_people, at, config, store
 
 PEOPLE = [
@@ -35,7 +36,7 @@ PEOPLE = [
     ("r3@acme.test", "R3", "m2@acme.test"),
 ]
 PAIRS = [(m, r) for r, _, m in PEOPLE if m] + [("boss@acme.test", "r1@acme.test")]
-PARAMS = Params.from_config(config(), AS_OF)
+PARAMS = params_for(config(), AS_OF)
 
 
 @st.composite
@@ -86,7 +87,7 @@ def _store(template: Path, folder: Path, engines: list[Engine], batch: list[Meet
 
 
 def _frames(engine: Engine) -> StoreFrames:
-    return load_store(engine, PARAMS.load_since)
+    return load_frames(engine, PARAMS.load_since)
 
 
 def _figures(result: HealthResult) -> pd.DataFrame:

@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from cadence.config import parse_config
-from cadence.pipeline import HealthResult, compute, compute_frames
-from cadence.pipeline.load import load_store
-from cadence.pipeline.params import Params
+from cadence.jobs.figures import compute, params_for
+from cadence.pipeline import HealthResult, compute_frames
 from cadence.pipeline.views import director_view
 from cadence.reports.render import render
 from cadence.reports.words import RenderSettings
 from cadence.store.database import make_engine
+from cadence.store.reads import load_frames
 from pipeline.builders import AS_OF, BOSS, Meeting, add_people, at, small_org, store
 
 SCHEMA = Path(__file__).parents[2] / "src" / "cadence" / "reports" / "schema"
@@ -186,12 +186,12 @@ def test_subtraction_never_reveals_a_small_group(
     try:
         add_people(engine, rows)
         store(engine, _one_each(rows, cancelled))
-        base = Params.from_config(parse_config({}), AS_OF)
-        frames = load_store(engine, base.load_since)
+        base = params_for(parse_config({}), AS_OF)
+        frames = load_frames(engine, base.load_since)
     finally:
         engine.dispose()
     for floor in floors:
-        params = Params.from_config(parse_config({"report": {"min_group_size": floor}}), AS_OF)
+        params = params_for(parse_config({"report": {"min_group_size": floor}}), AS_OF)
         result = compute_frames(frames, params)
         for director in result.directors():
             _check(result, director, floor)

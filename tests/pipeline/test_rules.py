@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine
 
 from cadence.config import Config, parse_config
+from cadence.jobs.figures import compute
 from cadence.normalised import Event
-from cadence.pipeline import compute
 from cadence.pipeline.views import manager_view
 from cadence.store.database import make_engine
 from pipeline.builders import (

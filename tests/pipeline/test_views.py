@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 
 from cadence.config import parse_config
 from cadence.errors import UsageError
-from cadence.pipeline import compute, compute_frames, load
-from cadence.pipeline.params import Params
+from cadence.jobs.figures import compute, params_for
+from cadence.pipeline import compute_frames
 from cadence.pipeline.views import director_view, manager_view
+from cadence.store import reads
 from cadence.store.database import make_engine
 from pipeline.builders import (
     AS_OF,
@@ -193,10 +194,10 @@ def test_engine_choices_are_checked(db: Engine) -> None:
 
 def test_reading_in_chunks_gives_the_same_frames(db: Engine, monkeypatch: Any) -> None:
     _company(db)
-    params = Params.from_config(config(), AS_OF)
-    whole = load.load_store(db, params.load_since)
-    monkeypatch.setattr(load, "CHUNK_ROWS", 7)
-    chunked = load.load_store(db, params.load_since)
+    params = params_for(config(), AS_OF)
+    whole = reads.load_frames(db, params.load_since)
+    monkeypatch.setattr(reads, "CHUNK_ROWS", 7)
+    chunked = reads.load_frames(db, params.load_since)
     for name in ("events", "attendees"):
         pd.testing.assert_frame_equal(
             getattr(chunked, name), getattr(whole, name), check_categorical=False
@@ -234,7 +235,7 @@ def test_crowded_copies_are_read_as_a_count(db: Engine) -> None:
     small_org(db)
     crowd = (MGR, REP, *(f"x{i}@acme.test" for i in range(5)))
     store(db, [Meeting("all-hands", at(3), people=crowd, calendars=(MGR,)), Meeting("o", at(2))])
-    frames = load.load_store(db, Params.from_config(config(), AS_OF).load_since)
+    frames = reads.load_frames(db, params_for(config(), AS_OF).load_since)
     listed = dict(zip(frames.events["event_id"].astype(str), frames.events["listed"], strict=True))
     assert listed == {"all-hands": 7, "o": 2}
     assert len(frames.attendees) == 4  # the 1:1's two copies, two people each

@@ -132,7 +132,7 @@ def manager_command(
       cadence report manager ann@acme.test --format html --out ann.html
       cadence report manager ann@acme.test --as-of 2026-11-23 --window-weeks 8 --format json
     """
-    from cadence.pipeline import compute
+    from cadence.jobs.figures import compute
     from cadence.pipeline.views import manager_view
     from cadence.reports.render import render
     from cadence.reports.words import RenderSettings
@@ -165,7 +165,7 @@ def director_command(
       cadence report director dana@acme.test
       cadence report director dana@acme.test --format html --out dana.html
     """
-    from cadence.jobs.report_all import results
+    from cadence.jobs.figures import results
     from cadence.pipeline.views import director_view
     from cadence.reports.render import render
     from cadence.reports.words import RenderSettings

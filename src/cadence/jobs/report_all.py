@@ -8,40 +8,19 @@ This job opens nothing itself but what it is given; the reports it calls only re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from cadence.config import Config
-from cadence.pipeline import HealthResult, compute_frames
-from cadence.pipeline.load import load_store
-from cadence.pipeline.params import Params
+from cadence.jobs.figures import results
+from cadence.pipeline import HealthResult
 from cadence.pipeline.views import director_view, manager_view
 from cadence.reports.mailer import EmlOutbox, SmtpOutbox
 from cadence.reports.words import RenderSettings, iso_week
 from cadence.reports.writer import RunSummary, Written, write_reports
-
-PREVIOUS_WEEK = timedelta(days=7)
-
-
-def results(
-    engine: Engine, config: Config, as_of: datetime, window_weeks: int | None
-) -> tuple[HealthResult, HealthResult]:
-    """This run's figures and those of a week earlier, for "what changed since last week".
-
-    Reading the store is most of a run's time, so it is read once, from the earlier run's first
-    needed instant, and both runs compute from the same frames.
-    """
-    now = Params.from_config(config, as_of, window_weeks)
-    before = Params.from_config(config, as_of - PREVIOUS_WEEK, window_weeks)
-    frames = load_store(engine, min(now.load_since, before.load_since))
-    kind, scheduler = config.pipeline.engine, config.pipeline.scheduler or None
-    return (
-        compute_frames(frames, now, engine_kind=kind, scheduler=scheduler),
-        compute_frames(frames, before, engine_kind=kind, scheduler=scheduler),
-    )
 
 
 def all_views(current: HealthResult, previous: HealthResult) -> Iterator[Mapping[str, Any]]:

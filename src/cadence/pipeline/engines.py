@@ -20,6 +20,11 @@ from cadence.pipeline.params import Params
 ENGINES = ("pandas", "dask")
 
 
+class SchedulerNeedsDask(UsageError):
+    """A Dask scheduler was given for the pandas engine, which has none: callers that know how
+    the user chose the two can say it in the user's words."""
+
+
 def _per_partition(
     copies: pd.DataFrame, rules: pd.DataFrame, p: Params
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -43,7 +48,7 @@ def run(
     """Occurrences and pair figures of the assigned ``copies`` on the chosen engine."""
     if engine_kind == "pandas":
         if scheduler:
-            raise UsageError("--scheduler needs --engine dask")
+            raise SchedulerNeedsDask(f"a scheduler ({scheduler}) needs the dask engine")
         return _sorted(*_per_partition(copies, rules, p))
     if engine_kind == "dask":
         return _sorted(*_run_dask(copies, rules, p, scheduler, partitions))

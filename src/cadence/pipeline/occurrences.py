@@ -22,7 +22,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from cadence.pipeline.load import MAX_LISTED, StoreFrames
+from cadence.frames import MAX_LISTED, StoreFrames
 from cadence.pipeline.org import Org
 from cadence.pipeline.params import Params
 from cadence.pipeline.recurrence import parse_rules

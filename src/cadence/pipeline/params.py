@@ -1,55 +1,58 @@
 """What one pipeline run needs to know besides the data: the as-of instant, the window, the trend
-weeks, the time zone and every threshold of METRICS.md, taken from the configuration."""
+weeks, the time zone and every threshold of a pair's health (docs/metrics.md "Health").
+
+Plain values only: the jobs (``cadence.jobs.figures``) fill them from the configuration, and a
+notebook or a test can build them by hand, so the pipeline never reads a configuration itself.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import pandas as pd
-
-from cadence.config import Config, HealthConfig
-from cadence.errors import UsageError
 
 DAY = pd.Timedelta(days=1)
 WEEK = pd.Timedelta(days=7)
 
 
 def in_days(spans: pd.Series) -> pd.Series:
-    """Timedeltas as (fractional) days: METRICS.md's days are 24-hour spans."""
+    """Timedeltas as (fractional) days: a day is a 24-hour span (docs/metrics.md)."""
     return spans.dt.total_seconds() / 86400.0
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """Every threshold of the outcome and health rules (docs/metrics.md "Outcome, canceller,
+    late, rescheduled" and "Health"); the configuration's ``[health]`` holds their defaults."""
+
+    late_cancel_hours: float
+    max_duration_hours: float
+    cancel_streak_unhealthy: int
+    cancel_streak_at_risk: int
+    stale_factor: float
+    stale_default_days: float
+    high_cancellation_min_scheduled: int
+    high_cancellation_unhealthy: float
+    high_cancellation_at_risk: float
+    manager_cancels_min: int
+    manager_cancels_share: float
+
+
+@dataclass(frozen=True)
 class Params:
-    as_of: pd.Timestamp  # UTC-aware
+    """One run's as-of (UTC-aware), window and trend lengths in weeks, the privacy floor
+    (``min_group_size`` pairs), the time zone that cuts days and weeks, and the thresholds."""
+
+    as_of: pd.Timestamp
     window_weeks: int
     trend_weeks: int
     min_group_size: int
     timezone: str
-    health: HealthConfig
-
-    @classmethod
-    def from_config(
-        cls, config: Config, as_of: datetime, window_weeks: int | None = None
-    ) -> Params:
-        if as_of.tzinfo is None:
-            raise UsageError(f"as-of {as_of.isoformat()} has no time zone offset")
-        weeks = config.report.window_weeks if window_weeks is None else window_weeks
-        if weeks < 1:
-            raise UsageError(f"window weeks must be at least 1, got {weeks}")
-        return cls(
-            as_of=pd.Timestamp(as_of).tz_convert("UTC"),
-            window_weeks=weeks,
-            trend_weeks=config.report.trend_weeks,
-            min_group_size=config.report.min_group_size,
-            timezone=config.org.timezone,
-            health=config.health,
-        )
+    health: Thresholds
 
     @property
     def window_start(self) -> pd.Timestamp:
-        """The window is (window_start, as_of]: METRICS.md "Pair figures"."""
+        """The window is (window_start, as_of]: docs/metrics.md "Pair figures"."""
         return self.as_of - self.window_weeks * WEEK
 
     @property

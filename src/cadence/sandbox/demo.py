@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cadence.config import FORMATS, load_config, resolve_database_url
-from cadence.jobs.report_all import publish_all, results
+from cadence.jobs.figures import results
+from cadence.jobs.report_all import publish_all
 from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.orgchart import parse_csv
 from cadence.pipeline import HealthResult

@@ -1,17 +1,17 @@
 """Read what the pipeline needs from the store into pandas frames, with SQL.
 
-Only the needed columns, and only the events that can matter at as-of: those whose original start
-(or actual start) is at or after ``since`` (the start of the window or of the trend, whichever is
-earlier, and everything in the future for ``next_scheduled``), plus older timed events that were
-not cancelled, which is all ``last_held`` can need from before the window.
+The pipeline computes from frames (:class:`cadence.frames.StoreFrames`) and knows no SQL; this is
+the one place that reads them. Only the needed columns, and only the events that can matter at
+as-of: those whose original start (or actual start) is at or after ``since`` (the start of the
+window or of the trend, whichever is earlier, and everything in the future for
+``next_scheduled``), plus older timed events that were not cancelled, which is all ``last_held``
+can need from before the window.
 
 SQLite hands datetimes back as naive strings and PostgreSQL as aware datetimes; both become
 UTC-aware pandas datetimes here, parsed column by column rather than value by value.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,52 +20,17 @@ from sqlalchemy import Connection, Engine, and_, case, false, func, or_, select,
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
-from cadence.store.events import ATTENDEES, EVENTS
+from cadence.frames import (
+    ATTENDEE_COLUMNS,
+    ATTENDEE_TIMES,
+    EVENT_COLUMNS,
+    EVENT_TIMES,
+    MAX_LISTED,
+    StoreFrames,
+)
 from cadence.store.models import Alias, Person
+from cadence.store.upsert import ATTENDEES, EVENTS
 
-EVENT_COLUMNS = (
-    "source",
-    "mailbox",
-    "event_id",
-    "series_id",
-    "ical_uid",
-    "original_start",
-    "start",
-    "end",
-    "all_day",
-    "event_type",
-    "status",
-    "organizer",
-    "recurrence",
-    "source_updated",
-    "cancelled_at",
-    "cancel_seen_at",
-    "first_seen",
-    "last_seen",
-)
-ATTENDEE_COLUMNS = (
-    "source",
-    "mailbox",
-    "event_id",
-    "email",
-    "response",
-    "is_organizer",
-    "is_resource",
-    "response_at",
-    "response_seen_at",
-    "last_seen",
-)
-EVENT_TIMES = (
-    "original_start",
-    "start",
-    "end",
-    "source_updated",
-    "cancelled_at",
-    "cancel_seen_at",
-    "first_seen",
-    "last_seen",
-)
-ATTENDEE_TIMES = ("response_at", "response_seen_at", "last_seen")
 KEY = ("source", "mailbox", "event_id")
 # Texts with few distinct values (per company, not per event) are kept as categoricals.
 CATEGORICAL = frozenset(
@@ -73,24 +38,6 @@ CATEGORICAL = frozenset(
     | {"recurrence", "email", "response"}
 )
 CHUNK_ROWS = 200_000
-# A copy listing more people than this is no pair's 1:1, even if aliases merge a few of them:
-# only its count of people is read, never its attendee rows, so that an all-hands invitation in
-# thousands of calendars costs one number per copy.
-MAX_LISTED = 4
-
-
-@dataclass(frozen=True)
-class StoreFrames:
-    """The store's rows as frames (columns: docs/metrics.md "Frames").
-
-    ``events`` has one row per occurrence per calendar, numbered by ``copy_id`` (0..n-1, its
-    position); ``attendees`` carries the ``copy_id`` of the event copy it belongs to.
-    """
-
-    people: pd.DataFrame
-    aliases: pd.DataFrame
-    events: pd.DataFrame
-    attendees: pd.DataFrame
 
 
 def utc(values: pd.Series) -> pd.Series:
@@ -208,7 +155,7 @@ def load_people(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
     return people, aliases
 
 
-def load_store(engine: Engine, since: pd.Timestamp) -> StoreFrames:
+def load_frames(engine: Engine, since: pd.Timestamp) -> StoreFrames:
     """Everything a pipeline run at an as-of needing data from ``since`` on reads."""
     with engine.connect() as conn:
         people, aliases = load_people(conn)

@@ -1,0 +1,115 @@
+"""The jobs' bridge from the configuration and the store to the pipeline.
+
+The pipeline computes from frames and plain parameters and knows neither the configuration nor
+the database; every job that needs figures (a report, all reports, the demo) comes through here:
+:func:`params_for` turns the configuration and an as-of into the pipeline's
+:class:`~cadence.pipeline.Params`, :func:`compute` reads the store and computes one run, and
+:func:`results` computes this week's run and the previous week's from one read of the store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from cadence.config import Config, HealthConfig
+from cadence.errors import UsageError
+from cadence.frames import StoreFrames
+from cadence.pipeline import HealthResult, Params, compute_frames
+from cadence.pipeline.engines import SchedulerNeedsDask
+from cadence.pipeline.params import Thresholds
+from cadence.store.reads import load_frames
+
+# The director's "what changed" compares with the run at as-of minus a week.
+PREVIOUS_WEEK = timedelta(days=7)
+
+
+def thresholds(health: HealthConfig) -> Thresholds:
+    """The ``[health]`` section as the pipeline's thresholds."""
+    return Thresholds(
+        late_cancel_hours=health.late_cancel_hours,
+        max_duration_hours=health.max_duration_hours,
+        cancel_streak_unhealthy=health.cancel_streak_unhealthy,
+        cancel_streak_at_risk=health.cancel_streak_at_risk,
+        stale_factor=health.stale_factor,
+        stale_default_days=health.stale_default_days,
+        high_cancellation_min_scheduled=health.high_cancellation_min_scheduled,
+        high_cancellation_unhealthy=health.high_cancellation_unhealthy,
+        high_cancellation_at_risk=health.high_cancellation_at_risk,
+        manager_cancels_min=health.manager_cancels_min,
+        manager_cancels_share=health.manager_cancels_share,
+    )
+
+
+def params_for(config: Config, as_of: datetime, window_weeks: int | None = None) -> Params:
+    """The pipeline's parameters at ``as_of`` (which must carry a time zone offset);
+    ``window_weeks`` overrides ``[report] window_weeks``."""
+    if as_of.tzinfo is None:
+        raise UsageError(f"as-of {as_of.isoformat()} has no time zone offset")
+    weeks = config.report.window_weeks if window_weeks is None else window_weeks
+    if weeks < 1:
+        raise UsageError(f"window weeks must be at least 1, got {weeks}")
+    return Params(
+        as_of=pd.Timestamp(as_of).tz_convert("UTC"),
+        window_weeks=weeks,
+        trend_weeks=config.report.trend_weeks,
+        min_group_size=config.report.min_group_size,
+        timezone=config.org.timezone,
+        health=thresholds(config.health),
+    )
+
+
+def compute(
+    engine: Engine,
+    config: Config,
+    as_of: datetime,
+    window_weeks: int | None = None,
+    engine_kind: str | None = None,
+    scheduler: str | None = None,
+) -> HealthResult:
+    """Every figure of docs/metrics.md at ``as_of``, from the store behind ``engine``.
+
+    ``window_weeks`` overrides ``[report] window_weeks``; ``engine_kind`` (default
+    ``[pipeline] engine``) is ``pandas`` or ``dask``; ``scheduler`` (Dask only, default
+    ``[pipeline] scheduler``) is a scheduler name (``threads``, ``synchronous``,
+    ``processes``) or the address of a running Dask cluster (``tcp://host:8786``).
+    """
+    params = params_for(config, as_of, window_weeks)
+    frames = load_frames(engine, params.load_since)
+    return _compute(
+        frames,
+        params,
+        engine_kind or config.pipeline.engine,
+        scheduler or config.pipeline.scheduler or None,
+    )
+
+
+def results(
+    engine: Engine, config: Config, as_of: datetime, window_weeks: int | None
+) -> tuple[HealthResult, HealthResult]:
+    """This run's figures and those of a week earlier, for "what changed since last week".
+
+    Reading the store is most of a run's time, so it is read once, from the earlier run's first
+    needed instant, and both runs compute from the same frames.
+    """
+    now = params_for(config, as_of, window_weeks)
+    before = params_for(config, as_of - PREVIOUS_WEEK, window_weeks)
+    frames = load_frames(engine, min(now.load_since, before.load_since))
+    kind, scheduler = config.pipeline.engine, config.pipeline.scheduler or None
+    return (
+        _compute(frames, now, kind, scheduler),
+        _compute(frames, before, kind, scheduler),
+    )
+
+
+def _compute(
+    frames: StoreFrames, params: Params, engine_kind: str, scheduler: str | None
+) -> HealthResult:
+    try:
+        return compute_frames(frames, params, engine_kind=engine_kind, scheduler=scheduler)
+    except SchedulerNeedsDask as exc:
+        # Here the two were chosen with the report commands' options (or [pipeline], which the
+        # options override): name them as the user gives them.
+        raise UsageError("--scheduler needs --engine dask") from exc
