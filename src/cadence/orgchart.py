@@ -1,10 +1,12 @@
 """The org chart: read it from a CSV, check it, and answer who is below whom.
 
-Pure functions, no database: :func:`parse_csv` reads the CSV of INTERFACE.md/METRICS.md,
+Pure functions, no database: :func:`parse_csv` reads the CSV of docs/org-chart.md,
 :func:`validate_chart` is the one check every chart passes before it is stored (the CSV import and
 ``cadence org pull`` both use it, so a directory is held to the same rules as a file), and
-:func:`build_hierarchy` answers the questions the reports ask (direct reports, skip-level pairs, a
-director's org at every depth) in time linear in the size of the chart.
+:func:`reporting_lines` walks a chart once, with a few vectorised merges, into its pairs,
+skip-level pairs and who is below whom at every depth. Both the chart a user imports
+(:class:`Hierarchy`) and the pipeline's org (``cadence.pipeline.org.Org``) ask those walks, so
+there is one model of who reports to whom.
 
 A valid chart is one tree: every email and alias appears once, every manager is a person of the
 chart (an alias of a person counts as that person), exactly one person (the top) has no manager,
@@ -18,10 +20,16 @@ import io
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cadence.errors import InputError
 from cadence.normalised import OrgPerson, normalise_email
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 REQUIRED_COLUMNS = ("email", "name", "manager_email")
 OPTIONAL_COLUMNS = ("team", "source", "aliases")
@@ -363,24 +371,165 @@ def _columns(header: Sequence[str], where: str) -> list[str]:
     return columns
 
 
+# --- the reporting lines ------------------------------------------------------------------------
+# pandas is imported when a chart is walked, not with this module: every command imports the
+# module to check charts, and most never walk one.
+
+
+@dataclass(frozen=True)
+class ReportingLines:
+    """Who reports to whom, walked once: the one model of the chart's lines.
+
+    ``pairs``: index pair_id; kind ("pair" or "skip"), manager, report, via (the report's manager,
+    for a skip-level pair; null for a pair), sorted by kind, manager and report.
+    ``below``: person, ancestor: every (person, someone above them at any depth).
+
+    Every list comes back sorted by email, so reports are stable from run to run.
+    """
+
+    pairs: pd.DataFrame
+    below: pd.DataFrame
+
+    @cached_property
+    def _direct(self) -> dict[str, list[str]]:
+        direct = self.pairs[self.pairs["kind"] == "pair"]
+        reports = direct["report"].to_numpy()
+        groups = direct.groupby("manager", sort=True).indices
+        return {str(m): reports[rows].tolist() for m, rows in groups.items()}
+
+    def managers(self) -> list[str]:
+        """Everyone with at least one direct report."""
+        return list(self._direct)
+
+    def direct_reports(self, email: str) -> list[str]:
+        return list(self._direct.get(email, ()))
+
+    @cached_property
+    def _directors(self) -> list[str]:
+        above = self.below.loc[self.below["person"].isin(set(self._direct)), "ancestor"]
+        return sorted(above.unique().tolist())
+
+    def directors(self) -> list[str]:
+        """Everyone with at least one manager below them, at any depth."""
+        return list(self._directors)
+
+    def skip_level_managers(self) -> list[str]:
+        skips = self.pairs[self.pairs["kind"] == "skip"]
+        return sorted(skips["manager"].unique().tolist())
+
+    def pair_list(self, kind: str = "pair") -> list[tuple[str, str]]:
+        """Every (manager, report) of the pairs (``kind`` "pair") or skip-level pairs ("skip")."""
+        rows = self.pairs[self.pairs["kind"] == kind]
+        return list(zip(rows["manager"].tolist(), rows["report"].tolist(), strict=True))
+
+    @cached_property
+    def _members(self) -> dict[str, list[str]]:
+        groups = self.below.groupby("ancestor").indices
+        persons = self.below["person"].to_numpy()
+        return {str(a): sorted(persons[rows].tolist()) for a, rows in groups.items()}
+
+    def members(self, email: str) -> list[str]:
+        """Everyone below ``email`` at any depth (none for someone unknown)."""
+        return self._members.get(email, [])
+
+
+def reporting_lines(manager_of: pd.Series) -> ReportingLines:
+    """The lines of a chart from each person's manager: index the person's email, value their
+    manager's (null for none), both normalised and aliases resolved to primary emails.
+
+    Nobody is their own manager's report; a chart that is not a tree (the pipeline reads the
+    store as it is) still ends: a cycle is walked once around.
+    """
+    import pandas as pd
+
+    direct = manager_of.dropna()
+    direct = direct[direct.index != direct.to_numpy()]
+    pairs = pd.DataFrame(
+        {"kind": "pair", "manager": direct.to_numpy(), "report": direct.index.to_numpy()}
+    )
+    pairs["via"] = None
+    step = pairs[["manager", "report"]]
+    skips = step.merge(step, left_on="manager", right_on="report", suffixes=("", "_up"))
+    skips = pd.DataFrame(
+        {
+            "kind": "skip",
+            "manager": skips["manager_up"],
+            "report": skips["report"],
+            "via": skips["manager"],
+        }
+    )
+    skips = skips[skips["manager"] != skips["report"]]
+    both = pd.concat([pairs, skips], ignore_index=True)
+    both = both.sort_values(["kind", "manager", "report"], ignore_index=True)
+    both.index.name = "pair_id"
+    return ReportingLines(pairs=both, below=_closure(step))
+
+
+def _closure(step: pd.DataFrame) -> pd.DataFrame:
+    """(person, ancestor) for every ancestor at any depth; one vectorised step per level of the
+    tree, on integer codes of the emails (numbered in email order, so sorting the codes sorts the
+    emails)."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(step)
+    codes, emails = pd.factorize(
+        np.concatenate([step["report"].to_numpy(), step["manager"].to_numpy()]), sort=True
+    )
+    size = np.int64(len(emails))
+    manager = np.full(len(emails), -1, dtype=np.int64)
+    manager[codes[:n]] = codes[n:]
+    person, ancestor = _new_pairs(codes[:n], codes[n:], np.array([], dtype=np.int64), size)
+    seen = person * size + ancestor
+    found = [(person, ancestor)]
+    while len(person):
+        up = manager[ancestor]
+        # Only pairs not found before go on, so a cycle in the chart cannot loop forever.
+        go = (up >= 0) & (up != person)
+        person, ancestor = _new_pairs(person[go], up[go], seen, size)
+        seen = np.concatenate([seen, person * size + ancestor])
+        found.append((person, ancestor))
+    persons = np.concatenate([p for p, _ in found])
+    ancestors = np.concatenate([a for _, a in found])
+    order = np.lexsort((persons, ancestors))
+    names = np.asarray(emails, dtype=object)
+    return pd.DataFrame({"person": names[persons[order]], "ancestor": names[ancestors[order]]})
+
+
+def _new_pairs(
+    person: np.ndarray, ancestor: np.ndarray, seen: np.ndarray, size: np.int64
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (person, ancestor) code pairs that are not in ``seen`` (as person * size +
+    ancestor)."""
+    import numpy as np
+
+    keys = np.unique(person * size + ancestor)
+    keys = keys[~np.isin(keys, seen)]
+    return keys // size, keys % size
+
+
 # --- the hierarchy ------------------------------------------------------------------------------
 
 
 class Hierarchy:
-    """Who reports to whom in a valid chart, with every lookup linear or better.
+    """Who reports to whom in a valid chart, by email: the people and their aliases, with the
+    walks of :class:`ReportingLines`.
 
     Emails given to any method may be aliases or unnormalised; unknown ones raise ``KeyError``.
     Lists come back sorted by email, so reports are stable from run to run.
     """
 
     def __init__(self, people: Iterable[OrgPerson]) -> None:
+        import pandas as pd
+
         self.people: dict[str, OrgPerson] = {p.email: p for p in people}
         self._aliases = {a: p.email for p in self.people.values() for a in p.aliases}
-        reports: dict[str, list[str]] = {}
-        for p in sorted(self.people.values(), key=lambda p: p.email):
-            if p.manager_email is not None:
-                reports.setdefault(p.manager_email, []).append(p.email)
-        self._reports = reports
+        managers = pd.Series(
+            [p.manager_email for p in self.people.values()],
+            index=pd.Index(list(self.people), dtype=object),
+            dtype=object,
+        )
+        self.lines = reporting_lines(managers)
         tops = [p.email for p in self.people.values() if p.manager_email is None]
         self.top: str | None = tops[0] if len(tops) == 1 else None
 
@@ -402,40 +551,27 @@ class Hierarchy:
         return self.people[self._known(email)].manager_email
 
     def direct_reports(self, email: str) -> list[str]:
-        return list(self._reports.get(self._known(email), ()))
+        return self.lines.direct_reports(self._known(email))
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every (manager, direct report)."""
-        return [(m, r) for m in sorted(self._reports) for r in self._reports[m]]
+        return self.lines.pair_list("pair")
 
     def skip_level_pairs(self) -> list[tuple[str, str]]:
         """Every (manager's manager, report)."""
-        found = []
-        for m, r in self.pairs():
-            skip = self.people[m].manager_email
-            if skip is not None:
-                found.append((skip, r))
-        return sorted(found)
+        return self.lines.pair_list("skip")
 
     def org_of(self, director: str) -> list[str]:
         """Everyone below ``director``, at every depth (not the director)."""
-        below: list[str] = []
-        stack = [self._known(director)]
-        while stack:
-            for r in self._reports.get(stack.pop(), ()):
-                below.append(r)
-                stack.append(r)
-        return sorted(below)
+        return list(self.lines.members(self._known(director)))
 
     def managers(self) -> list[str]:
         """Everyone with at least one direct report."""
-        return sorted(self._reports)
+        return self.lines.managers()
 
     def directors(self) -> list[str]:
-        """Everyone with at least one manager below them (METRICS.md): the managers of
-        managers, since a manager at any depth has one on the path up who reports directly."""
-        found = {self.people[m].manager_email for m in self._reports}
-        return sorted(d for d in found if d is not None)
+        """Everyone with at least one manager below them, at any depth."""
+        return self.lines.directors()
 
 
 def build_hierarchy(people: Iterable[OrgPerson]) -> Hierarchy:
