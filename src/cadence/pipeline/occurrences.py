@@ -1,5 +1,5 @@
 """From stored event copies to the 1:1 occurrences of every pair, each with its outcome
-(METRICS.md "Which events are 1:1s" and "What happened to an occurrence").
+(docs/metrics.md "Which events are 1:1s" and "Outcome, canceller, late, rescheduled").
 
 Two steps:
 
@@ -11,12 +11,16 @@ Two steps:
   and every column is a number or a time (no text), which keeps the next step fast.
 - :func:`occurrences` (any set of whole pairs: the Dask engine runs it per partition): merge the
   copies of each occurrence, apply the type and duration rules, and decide outcome, canceller
-  role, lateness and rescheduling at as-of.
+  role, lateness (:func:`late_misses`) and rescheduling at as-of.
+
+The outcome and role codes are :class:`Outcome` and :class:`Role`, each one ordered list whose
+positions are the codes and whose lower-cased names are the labels of the output categoricals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
 from typing import cast
 
 import numpy as np
@@ -30,10 +34,30 @@ from cadence.pipeline.recurrence import parse_rules
 ORDINARY_TYPES = ("default",)
 # Marks the "original start" part of a one-off's identity: a one-off is identified by its UID.
 ONE_OFF = np.int64(np.iinfo(np.int64).min)
-MANAGER, REPORT = 0.0, 1.0  # organizer_role codes on copies
-OUTCOMES = ["held", "cancelled", "declined", "upcoming"]
-ROLES = ["manager", "report"]
 
+# What happened to an occurrence, and who of the pair (the organizer on copies, the canceller on
+# occurrences). Each value is the position in its list, which is the code in the categorical
+# whose categories are the lower-cased names: the codes cannot drift from the labels.
+Outcome = IntEnum("Outcome", ["HELD", "CANCELLED", "DECLINED", "UPCOMING"], start=0)
+Role = IntEnum("Role", ["MANAGER", "REPORT"], start=0)
+NO_ROLE = -1  # the categorical's code for null: not missed
+
+
+def label(code: IntEnum) -> str:
+    """The categorical label of an outcome or role code."""
+    return code.name.lower()
+
+
+OUTCOMES = [label(code) for code in Outcome]
+ROLES = [label(code) for code in Role]
+HELD, CANCELLED = label(Outcome.HELD), label(Outcome.CANCELLED)
+DECLINED, UPCOMING = label(Outcome.DECLINED), label(Outcome.UPCOMING)
+MISSED = (CANCELLED, DECLINED)
+MANAGER, REPORT = label(Role.MANAGER), label(Role.REPORT)
+
+# Copies hold numbers and times only. ``organizer_role`` is a Role code (NaN: unknown);
+# ``all_day``, ``ordinary``, ``m_declined`` and ``r_declined`` are nullable flags, 1.0 or 0.0, NaN
+# where the copy does not say (so that borrowing fills and merging skips them).
 COPY_COLUMNS = [
     "pair_id",
     "ident",
@@ -205,7 +229,7 @@ def assign_copies(frames: StoreFrames, org: Org, p: Params) -> tuple[pd.DataFram
             "cancelled_at": take("cancelled_at"),
             "cancel_seen_at": take("cancel_seen_at"),
             "organizer_role": np.select(
-                [organizer == m_code, organizer == r_code], [MANAGER, REPORT], np.nan
+                [organizer == m_code, organizer == r_code], [Role.MANAGER, Role.REPORT], np.nan
             ),
             "first_seen": take("first_seen"),
             "last_seen": take("last_seen"),
@@ -288,7 +312,7 @@ def _add_answers(
     n: int,
     people: dict[str, np.ndarray],
 ) -> None:
-    """The manager's and the report's answer on each kept copy: declined (1/0, null when the
+    """The manager's and the report's answer on each kept copy: declined (1.0/0.0, NaN when the
     copy does not list them), and the answer's source time and first-seen time."""
     position = np.full(n, -1, dtype=np.int64)
     position[keep] = np.arange(len(keep))
@@ -315,43 +339,16 @@ def _naive(times: pd.Series) -> np.ndarray:
     return np.asarray(times.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"))
 
 
+# What an occurrence's merged row takes from its most recently seen copy.
+LATEST = ["pair_id", "start", "end", "all_day", "ordinary", "rule", "organizer_role"]
+LATEST += ["m_declined", "r_declined"]
+
+
 def occurrences(copies: pd.DataFrame, p: Params) -> pd.DataFrame:
     """One row per 1:1 occurrence (columns ``OCCURRENCE_COLUMNS``) from whole pairs' copies."""
     if copies.empty:
         return _empty_occurrences()
-    cancelled = copies["cancelled"].to_numpy()
-
-    def times(name: str, when: np.ndarray) -> pd.Series:
-        return copies[name].where(when)
-
-    m_declined = (copies["m_declined"] == 1).to_numpy()
-    r_declined = (copies["r_declined"] == 1).to_numpy()
-    c = pd.DataFrame(
-        {
-            "ident": copies["ident"],
-            "pair_id": copies["pair_id"],
-            "start": copies["start"],
-            "end": copies["end"],
-            "all_day": copies["all_day"],
-            "ordinary": copies["ordinary"],
-            "rule": copies["rule"],
-            "organizer_role": copies["organizer_role"],
-            "m_declined": copies["m_declined"],
-            "r_declined": copies["r_declined"],
-            "cancelled": cancelled,
-            "cancel_src": times("cancelled_at", cancelled),
-            "cancel_seen": times("cancel_seen_at", cancelled),
-            "m_decl_src": times("m_response_at", m_declined),
-            "m_decl_seen": times("m_response_seen_at", m_declined),
-            "r_decl_src": times("r_response_at", r_declined),
-            "r_decl_seen": times("r_response_seen_at", r_declined),
-            # A copy whose mailbox's first sync already found the miss: it happened at some
-            # unknown time before that sync, earlier than any later sighting on another copy.
-            "cancel_unknown": cancelled & copies["cancel_seen_at"].isna().to_numpy(),
-            "m_decl_unknown": m_declined & copies["m_response_seen_at"].isna().to_numpy(),
-            "r_decl_unknown": r_declined & copies["r_response_seen_at"].isna().to_numpy(),
-        }
-    )
+    c = copies[["ident", *LATEST, "cancelled"]]
     # The copy seen last says where the occurrence is now ("last" skips nulls); ties are broken
     # by calendar, so the order the rows came in never matters.
     order = np.lexsort(
@@ -363,12 +360,7 @@ def occurrences(copies: pd.DataFrame, p: Params) -> pd.DataFrame:
         )
     )
     g = c.take(order).groupby("ident", sort=True)
-    last = ["pair_id", "start", "end", "all_day", "ordinary", "rule", "organizer_role"]
-    last += ["m_declined", "r_declined"]
-    earliest = ["cancel_src", "cancel_seen", "m_decl_src", "m_decl_seen"]
-    earliest += ["r_decl_src", "r_decl_seen"]
-    anyone = ["cancelled", "cancel_unknown", "m_decl_unknown", "r_decl_unknown"]
-    occ = g[last].last().join(g[earliest].min()).join(g[anyone].max())
+    occ = g[LATEST].last().join(g[["cancelled"]].max())
     # A one-off's original start is the start the first sync that saw it found.
     first = np.lexsort(
         (
@@ -379,56 +371,133 @@ def occurrences(copies: pd.DataFrame, p: Params) -> pd.DataFrame:
     )
     by_first_seen = copies[["ident", "original_start"]].take(first).groupby("ident", sort=True)
     occ["original_start"] = by_first_seen["original_start"].first()
-    return _decide(occ.reset_index(), p)
+    return _decide(occ.reset_index(), copies, p)
 
 
 def _ints(times: pd.Series) -> np.ndarray:
     return _naive(times).astype(np.int64)
 
 
-def _decide(occ: pd.DataFrame, p: Params) -> pd.DataFrame:
+def _yes(flag: pd.Series, unknown: bool = False) -> np.ndarray:
+    """A nullable flag of the copies (1.0 yes, 0.0 no, NaN not said: floats, so that merging
+    skips what a copy does not say) as booleans, ``unknown`` standing for NaN."""
+    return np.asarray(flag.fillna(float(unknown)).to_numpy() == 1.0)
+
+
+def _decide(occ: pd.DataFrame, copies: pd.DataFrame, p: Params) -> pd.DataFrame:
+    """The merged occurrences that pass the type and duration rules, each with its outcome,
+    canceller role, lateness and rescheduling at as-of."""
     h = p.health
     occ["end"] = occ["end"].fillna(occ["start"])
     duration = occ["end"] - occ["start"]
-    ordinary = occ["ordinary"].fillna(1.0) == 1.0
-    timed = occ["all_day"].fillna(0.0) == 0.0
-    short = duration <= pd.Timedelta(hours=h.max_duration_hours)
-    occ = occ[(ordinary & timed & short).to_numpy()].copy()
+    ordinary = _yes(occ["ordinary"], unknown=True)
+    timed = ~_yes(occ["all_day"], unknown=False)
+    short = (duration <= pd.Timedelta(hours=h.max_duration_hours)).to_numpy()
+    occ = occ[ordinary & timed & short].copy()
 
     cancelled = occ["cancelled"].astype(bool).to_numpy()
-    m_declined = (occ["m_declined"] == 1).to_numpy()
-    r_declined = (occ["r_declined"] == 1).to_numpy()
+    m_declined = _yes(occ["m_declined"])
+    r_declined = _yes(occ["r_declined"])
     declined = ~cancelled & (m_declined | r_declined)
     upcoming = ~cancelled & ~declined & (occ["start"] > p.as_of).to_numpy()
-    outcome = np.select([cancelled, declined, upcoming], [1, 2, 3], 0)
+    outcome = np.select(
+        [cancelled, declined, upcoming],
+        [Outcome.CANCELLED, Outcome.DECLINED, Outcome.UPCOMING],
+        Outcome.HELD,
+    )
     occ["outcome"] = _categorical(outcome, OUTCOMES)
     # The organizer cancels; when the organizer is unknown, the manager is held to it.
-    organizer = occ["organizer_role"].fillna(MANAGER).to_numpy().astype(np.int64)
+    organizer = occ["organizer_role"].fillna(int(Role.MANAGER)).to_numpy().astype(np.int64)
     role = np.select(
         [cancelled, declined & m_declined & r_declined, declined & m_declined, declined],
-        [organizer, organizer, 0, 1],
-        -1,
+        [organizer, organizer, Role.MANAGER, Role.REPORT],
+        NO_ROLE,
     )
     occ["canceller_role"] = _categorical(role, ROLES)
-    decl_src = _earliest(occ["m_decl_src"].where(m_declined), occ["r_decl_src"].where(r_declined))
-    decl_seen = _earliest(
-        occ["m_decl_seen"].where(m_declined), occ["r_decl_seen"].where(r_declined)
+    occ["late"] = late_misses(
+        copies, occ, cancelled, declined, m_declined, r_declined, h.late_cancel_hours
     )
-    # With no source time, a first sync that already found the miss makes its time unknown,
-    # whatever later syncs of other mailboxes saw.
-    decl_unknown = (m_declined & occ["m_decl_unknown"].astype(bool).to_numpy()) | (
-        r_declined & occ["r_decl_unknown"].astype(bool).to_numpy()
-    )
-    decl_seen = decl_seen.mask(decl_unknown)
-    cancel_seen = occ["cancel_seen"].mask(occ["cancel_unknown"].astype(bool).to_numpy())
-    miss_time = pd.Series(pd.NaT, index=occ.index, dtype="datetime64[ns, UTC]")
-    miss_time = miss_time.mask(cancelled, occ["cancel_src"].fillna(cancel_seen))
-    miss_time = miss_time.mask(declined, decl_src.fillna(decl_seen))
-    notice = pd.Timedelta(hours=h.late_cancel_hours)
-    occ["late"] = (miss_time > occ["original_start"] - notice).to_numpy(dtype=bool)
     occ["rescheduled"] = (occ["start"] != occ["original_start"]).to_numpy(dtype=bool)
     occ["minutes"] = (occ["end"] - occ["start"]).dt.total_seconds() / 60.0
     return occ[OCCURRENCE_COLUMNS].reset_index(drop=True)
+
+
+def late_misses(
+    copies: pd.DataFrame,
+    occ: pd.DataFrame,
+    cancelled: np.ndarray,
+    declined: np.ndarray,
+    m_declined: np.ndarray,
+    r_declined: np.ndarray,
+    late_cancel_hours: float,
+) -> np.ndarray:
+    """Whether each of ``occ``'s misses was late: the one place that dates a miss.
+
+    The store only records sightings: the source's own time of a change when it gives one
+    (``cancelled_at``, ``response_at``), and when a sync first saw it (``cancel_seen_at``,
+    ``response_seen_at``), left null when the mailbox's very first sync already found it. This
+    decides, from every copy of the occurrence, when the miss happened:
+
+    - a cancellation: the earliest ``cancelled_at`` of the cancelled copies, else their earliest
+      ``cancel_seen_at``; a decline: the same with the declining answers' times (both people's,
+      when both declined);
+    - with no source time, a copy whose first sync already found the miss makes the time unknown,
+      whatever later syncs of other mailboxes saw: the miss happened at some unknown time before
+      that sync, so a later sighting does not date it;
+    - late when that time is after ``original_start - late_cancel_hours`` (exactly that many hours
+      before is not late; an unknown time is not late).
+
+    ``cancelled``, ``declined``, ``m_declined`` and ``r_declined`` are the occurrences' decided
+    outcome and answers (the latest copy's), aligned with ``occ``; ``copies`` holds their copies.
+    """
+    seen = _sightings(copies).reindex(occ["ident"].to_numpy())
+    seen.index = occ.index
+    # Occurrences no copy shows a miss of are not in ``seen``: their rows are null, not found.
+    found_first = {kind: seen[f"{kind}_unknown"].eq(True).to_numpy() for kind in SIGHTINGS}
+    decl_src = _earliest(seen["m_decl_src"].where(m_declined), seen["r_decl_src"].where(r_declined))
+    decl_seen = _earliest(
+        seen["m_decl_seen"].where(m_declined), seen["r_decl_seen"].where(r_declined)
+    )
+    decl_unknown = (m_declined & found_first["m_decl"]) | (r_declined & found_first["r_decl"])
+    decl_seen = decl_seen.mask(decl_unknown)
+    cancel_seen = seen["cancel_seen"].mask(found_first["cancel"])
+    miss_time = pd.Series(pd.NaT, index=occ.index, dtype="datetime64[ns, UTC]")
+    miss_time = miss_time.mask(cancelled, seen["cancel_src"].fillna(cancel_seen))
+    miss_time = miss_time.mask(declined, decl_src.fillna(decl_seen))
+    notice = pd.Timedelta(hours=late_cancel_hours)
+    return np.asarray((miss_time > occ["original_start"] - notice).to_numpy(dtype=bool))
+
+
+# Each kind of miss a copy can show: the store's two times of it.
+SIGHTINGS = {
+    "cancel": ("cancelled_at", "cancel_seen_at"),
+    "m_decl": ("m_response_at", "m_response_seen_at"),
+    "r_decl": ("r_response_at", "r_response_seen_at"),
+}
+
+
+def _sightings(copies: pd.DataFrame) -> pd.DataFrame:
+    """Per occurrence with a copy showing a miss (index ident), what those copies recorded of
+    each kind: the earliest source time (``*_src``), the earliest first sighting (``*_seen``),
+    and whether some copy's mailbox found it at its first sync (``*_unknown``)."""
+    shows = {
+        "cancel": copies["cancelled"].to_numpy(dtype=bool),
+        "m_decl": _yes(copies["m_declined"]),
+        "r_decl": _yes(copies["r_declined"]),
+    }
+    # Only copies that show a miss can date one: the others (most) are left out of the grouping.
+    rows = np.flatnonzero(shows["cancel"] | shows["m_decl"] | shows["r_decl"])
+    times = [name for pair in SIGHTINGS.values() for name in pair]
+    part = copies[["ident", *times]].iloc[rows].reset_index(drop=True)
+    columns: dict[str, pd.Series | np.ndarray] = {"ident": part["ident"]}
+    for kind, (src, seen) in SIGHTINGS.items():
+        when = shows[kind][rows]
+        columns[f"{kind}_src"] = part[src].where(when)
+        columns[f"{kind}_seen"] = part[seen].where(when)
+        columns[f"{kind}_unknown"] = when & part[seen].isna().to_numpy()
+    g = pd.DataFrame(columns).groupby("ident", sort=False)
+    earliest = [f"{kind}_{what}" for kind in SIGHTINGS for what in ("src", "seen")]
+    return g[earliest].min().join(g[[f"{kind}_unknown" for kind in SIGHTINGS]].max())
 
 
 def _categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:

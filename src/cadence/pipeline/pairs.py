@@ -1,5 +1,5 @@
-"""Pair figures over the window, and each pair's health status with its reasons (METRICS.md
-"Pair figures" and "Health of a pair").
+"""Pair figures over the window, and each pair's health status with its reasons (docs/metrics.md
+"Pair figures" and "Health").
 
 :func:`pair_figures` needs the occurrences of whole pairs only, so the Dask engine runs it per
 partition; :func:`with_health` then works on one row per pair.
@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cadence.pipeline.occurrences import DECLINED, HELD, MANAGER, MISSED, REPORT, UPCOMING
 from cadence.pipeline.params import Params, in_days
+from cadence.pipeline.rates import cancellation_rate
 
-# The pair counts of METRICS.md's table, in INTERFACE.md's order.
+# The pair counts, in the order the reports list them (docs/metrics.md "Pair figures").
 PAIR_COUNTS = [
     "scheduled",
     "held",
@@ -54,20 +56,20 @@ def pair_figures(occ: pd.DataFrame, rules: pd.DataFrame, p: Params) -> pd.DataFr
     days and rates."""
     pair = occ["pair_id"]
     outcome = occ["outcome"]
-    held_all = outcome == "held"
+    held_all = outcome == HELD
     w = occ[in_window(occ, p)].copy()
     o = w["outcome"]
-    held = o == "held"
-    missed = o.isin(["cancelled", "declined"])
+    held = o == HELD
+    missed = o.isin(MISSED)
     role = w["canceller_role"]
     flags = pd.DataFrame(
         {
             "pair_id": w["pair_id"],
             "held": held,
             "missed": missed,
-            "cancelled_by_manager": missed & (role == "manager"),
-            "cancelled_by_report": missed & (role == "report"),
-            "declined": o == "declined",
+            "cancelled_by_manager": missed & (role == MANAGER),
+            "cancelled_by_report": missed & (role == REPORT),
+            "declined": o == DECLINED,
             "late_cancellations": missed & w["late"],
             "rescheduled": w["rescheduled"],
             "held_minutes": w["minutes"].where(held, 0.0),
@@ -76,12 +78,12 @@ def pair_figures(occ: pd.DataFrame, rules: pd.DataFrame, p: Params) -> pd.DataFr
     figures = flags.groupby("pair_id").sum()
     figures["held_minutes"] = figures["held_minutes"].astype(float)
     figures["scheduled"] = figures["held"] + figures["missed"]
-    figures = figures.join(_streaks(w[o != "upcoming"]), how="outer")
+    figures = figures.join(_streaks(w[o != UPCOMING]), how="outer")
     figures = figures.join(_actual_cadence(w[held]), how="outer")
     figures = figures.join(
         occ.loc[held_all, "start"].groupby(pair[held_all]).max().rename("last_held"), how="outer"
     )
-    upcoming = outcome == "upcoming"
+    upcoming = outcome == UPCOMING
     figures = figures.join(
         occ.loc[upcoming, "start"].groupby(pair[upcoming]).min().rename("next_scheduled"),
         how="outer",
@@ -95,7 +97,7 @@ def _streaks(past: pd.DataFrame) -> pd.DataFrame:
     """How many of the latest past occurrences (by original start) were missed in a row, and how
     many of those the manager's side made."""
     past = past.sort_values(["pair_id", "original_start", "ident"])
-    held = (past["outcome"] == "held").astype(int)
+    held = (past["outcome"] == HELD).astype(int)
     # Held occurrences at or after each row, counted from the end of its pair.
     held_after = held[::-1].groupby(past["pair_id"][::-1]).cumsum()[::-1]
     streak = held_after == 0
@@ -103,7 +105,7 @@ def _streaks(past: pd.DataFrame) -> pd.DataFrame:
         {
             "pair_id": past["pair_id"],
             "consecutive_missed": streak,
-            "streak_cancelled_by_manager": streak & (past["canceller_role"] == "manager"),
+            "streak_cancelled_by_manager": streak & (past["canceller_role"] == MANAGER),
         }
     )
     return frame.groupby("pair_id").sum()
@@ -149,7 +151,7 @@ def with_health(frame: pd.DataFrame, p: Params) -> pd.DataFrame:
     h = p.health
     out = frame.copy()
     scheduled = out["scheduled"]
-    out["cancellation_rate"] = (out["missed"] / scheduled).where(scheduled > 0)
+    out["cancellation_rate"] = cancellation_rate(out["missed"], scheduled)
     since = in_days(p.as_of - out["last_held"])
     out["days_since_last_held"] = np.floor(since)
     cadence = out["intended_cadence_days"].fillna(h.stale_default_days)

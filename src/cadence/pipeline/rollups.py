@@ -1,9 +1,10 @@
-"""Manager and director figures, the weekly trends, and the privacy floor (METRICS.md "Manager
-figures" and "Director figures").
+"""Manager and director figures and the weekly trends (docs/metrics.md "Manager and director
+figures").
 
 Everything here starts from one row per pair (with its figures and status) or one row per
 occurrence, and groups: by manager, by every ancestor (the ``below`` closure of the org), by ISO
-week in the configured time zone.
+week in the configured time zone. The figures are exact and complete; what a report may show of
+them under the privacy floor is decided in :mod:`cadence.pipeline.privacy`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cadence.pipeline.occurrences import MANAGER, MISSED, REPORT, UPCOMING
 from cadence.pipeline.params import WEEK, Params
+from cadence.pipeline.rates import cancellation_rate
 
 SUMMARY_COLUMNS = [
     "direct_reports",
@@ -61,7 +64,7 @@ def summarise(pairs: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
         unhealthy=("unhealthy", "sum"),
     )
     out["coverage_rate"] = out["covered"] / out["direct_reports"]
-    out["cancellation_rate"] = (out["missed"] / out["scheduled"]).where(out["scheduled"] > 0)
+    out["cancellation_rate"] = cancellation_rate(out["missed"], out["scheduled"])
     out["manager_cancel_share"] = (out["by_manager"] / out["missed"]).where(out["missed"] > 0)
     out.index.name = None
     return out[SUMMARY_COLUMNS]
@@ -98,12 +101,12 @@ def trends(occ: pd.DataFrame, pairs: pd.DataFrame, below: pd.DataFrame, p: Param
     the occurrences at or before as-of that are not upcoming."""
     direct = pairs[pairs["kind"] == "pair"]
     in_range = (occ["original_start"] >= p.trend_start) & (occ["original_start"] <= p.as_of)
-    o = occ[in_range & occ["pair_id"].isin(direct.index) & (occ["outcome"] != "upcoming")]
+    o = occ[in_range & occ["pair_id"].isin(direct.index) & (occ["outcome"] != UPCOMING)]
     local = o["original_start"].dt.tz_convert(p.timezone).dt.tz_localize(None)
     day = local.dt.normalize()
     monday = day - pd.to_timedelta(day.dt.weekday, unit="D")
     week = ((monday - p.first_monday) / WEEK).round().astype(np.int64)
-    missed = o["outcome"].isin(["cancelled", "declined"])
+    missed = o["outcome"].isin(MISSED)
     rows = pd.DataFrame(
         {
             "report": direct.loc[o["pair_id"], "report"].to_numpy(),
@@ -111,8 +114,8 @@ def trends(occ: pd.DataFrame, pairs: pd.DataFrame, below: pd.DataFrame, p: Param
             "week": week.to_numpy(),
             "scheduled": 1,
             "missed": missed.to_numpy(),
-            "cancelled_by_manager": (missed & (o["canceller_role"] == "manager")).to_numpy(),
-            "cancelled_by_report": (missed & (o["canceller_role"] == "report")).to_numpy(),
+            "cancelled_by_manager": (missed & (o["canceller_role"] == MANAGER)).to_numpy(),
+            "cancelled_by_report": (missed & (o["canceller_role"] == REPORT)).to_numpy(),
         }
     )
     rows = rows[(rows["week"] >= 0) & (rows["week"] < p.trend_weeks)]

@@ -1,8 +1,11 @@
-"""The manager and director views: plain dicts shaped exactly like INTERFACE.md's JSON reports
-(plus the extra fields notes/VIEWS.md and docs/metrics.md define), which the reports render.
+"""The manager and director views: plain dicts shaped exactly like the JSON reports (the JSON
+Schemas in ``cadence/reports/schema``, with the extra fields of docs/metrics.md), which the
+reports render.
 
-Rounding happens here and only here: days to one decimal, rates to three (Python's ``round``,
-half to even, on the exact values); anything that cannot be computed is ``None``.
+The views shape figures, they decide none: the figures come from the :class:`HealthResult`, and
+what a director's report may show of them from :mod:`cadence.pipeline.privacy`. Rounding happens
+here and only here: days to one decimal, rates to three (Python's ``round``, half to even, on the
+exact values); anything that cannot be computed is ``None``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import pandas as pd
 
 from cadence.errors import UsageError
 from cadence.pipeline.pairs import PAIR_COUNTS
+from cadence.pipeline.privacy import DirectorPrivacy, director_privacy
+from cadence.pipeline.rates import cancellation_rate
 from cadence.pipeline.result import HealthResult
 from cadence.pipeline.rollups import TREND_COLUMNS
 
@@ -129,7 +134,7 @@ def _resolve(result: HealthResult, email: str) -> str:
 
 
 def manager_view(result: HealthResult, email: str) -> dict[str, Any]:
-    """INTERFACE.md's manager JSON for ``email``; UsageError if nobody reports to them."""
+    """The manager JSON report for ``email``; UsageError if nobody reports to them."""
     who = _resolve(result, email)
     if who not in result.manager_summary.index:
         raise UsageError(f"{email} is not a manager: nobody in the org chart reports to them")
@@ -149,47 +154,37 @@ def manager_view(result: HealthResult, email: str) -> dict[str, Any]:
 def _weeks(result: HealthResult, sums: np.ndarray | None) -> list[dict[str, Any]]:
     """Trend weeks from a (weeks x TREND_COLUMNS) array of sums; ``None``: every week's figures
     are null (a group under the privacy floor)."""
+    if sums is None:
+        return [
+            {"week": label, **dict.fromkeys(TREND_COLUMNS), "cancellation_rate": None}
+            for label in result.trends.weeks
+        ]
+    missed, scheduled = (sums[:, TREND_COLUMNS.index(name)] for name in ("missed", "scheduled"))
+    rates = cancellation_rate(missed, scheduled).tolist()
     weeks = []
     for i, label in enumerate(result.trends.weeks):
-        if sums is None:
-            weeks.append({"week": label, **dict.fromkeys(TREND_COLUMNS), "cancellation_rate": None})
-            continue
         row = dict(zip(TREND_COLUMNS, sums[i].tolist(), strict=True))
-        scheduled, missed = int(row["scheduled"]), int(row["missed"])
         weeks.append(
             {
                 "week": label,
-                "scheduled": scheduled,
-                "missed": missed,
+                "scheduled": int(row["scheduled"]),
+                "missed": int(row["missed"]),
                 "cancelled_by_manager": int(row["cancelled_by_manager"]),
                 "cancelled_by_report": int(row["cancelled_by_report"]),
-                "cancellation_rate": round(missed / scheduled, 3) if scheduled else None,
+                "cancellation_rate": _rate(rates[i]),
             }
         )
     return weeks
 
 
-def _sub_orgs(result: HealthResult, director: str, org_pairs: int) -> list[dict[str, Any]]:
-    """Each direct report of the director who is a manager heads a sub-org: them and everyone
-    below them. Sub-orgs with fewer pairs than the privacy floor fold into ``other``, and so,
-    by complementary suppression, do the smallest shown ones until what the shown sub-orgs leave
-    of the org (the "rest": folded sub-orgs plus the director's own pairs with non-managers) is
-    none or at least the floor: org trend minus shown sub-orgs then never isolates a small group.
-    ``other`` holds the whole rest, and is left out when the rest cannot reach the floor."""
+def _sub_orgs(
+    result: HealthResult, director: str, privacy: DirectorPrivacy
+) -> list[dict[str, Any]]:
+    """The sub-orgs the privacy rules let the report show, by label, then ``other``."""
     org = result.org
-    managers = set(result.manager_summary.index)
-    heads = [r for r in result.pairs_of(director, "pair")["report"] if r in managers]
-    floor = result.params.min_group_size
-    # The head's own pair with the director, plus one pair per person below the head.
-    size = {head: 1 + len(org.members(head)) for head in heads}
-    shown = sorted((h for h in heads if size[h] >= floor), key=lambda h: (size[h], h))
-    folded = len(shown) < len(heads)
-    rest = org_pairs - sum(size[h] for h in shown)
-    while 0 < rest < floor and shown:
-        rest += size[shown.pop(0)]
-        folded = True
 
     def trend(head: str) -> np.ndarray:
+        # The head's own 1:1s with the director are part of their sub-org.
         return result.trend([head]) + result.trend([head], own=True)
 
     out: list[dict[str, Any]] = [
@@ -198,20 +193,17 @@ def _sub_orgs(result: HealthResult, director: str, org_pairs: int) -> list[dict[
             "head": _person(result, head),
             "trend": _weeks(result, trend(head)),
         }
-        for head in shown
+        for head in privacy.sub_orgs
     ]
     out.sort(key=lambda s: (s["label"], s["head"]["email"]))
-    if folded and rest >= floor:
-        others = result.trend([director]) - sum(trend(h) for h in shown)
+    if privacy.other:
+        others = result.trend([director]) - sum(trend(h) for h in privacy.sub_orgs)
         out.append({"label": "other", "head": None, "trend": _weeks(result, others)})
     return out
 
 
-def _org_summary(result: HealthResult, director: str, hidden_pairs: int) -> dict[str, Any] | None:
-    """The org's pooled figures, or null when they minus the shown managers' figures would
-    describe the suppressed managers' pairs as a group under the privacy floor."""
-    if 0 < hidden_pairs < result.params.min_group_size:
-        return None
+def _org_summary(result: HealthResult, director: str) -> dict[str, Any] | None:
+    """The org's pooled figures, or null when the run has none for the director."""
     if director not in result.director_summary.index:
         return None
     return _summary(_row(result.director_summary, director))
@@ -220,7 +212,7 @@ def _org_summary(result: HealthResult, director: str, hidden_pairs: int) -> dict
 def director_view(
     result: HealthResult, email: str, previous: HealthResult | None = None
 ) -> dict[str, Any]:
-    """INTERFACE.md's director JSON for ``email``; UsageError if no manager is below them.
+    """The director JSON report for ``email``; UsageError if no manager is below them.
 
     ``previous`` is the run at as-of minus 7 days: its org summary becomes ``previous_summary``.
     Every figure shown obeys the privacy floor, also by subtraction (docs/metrics.md "Privacy").
@@ -228,28 +220,19 @@ def director_view(
     who = _resolve(result, email)
     if who not in result.director_summary.index or who not in set(result.directors()):
         raise UsageError(f"{email} is not a director: no manager is below them in the org chart")
-    summaries = result.manager_summary.index
-    managers = [who, *(m for m in result.org.members(who) if m in summaries)]
-    floor = result.params.min_group_size
-    org_pairs = len(result.org.members(who))
-    listed = []
-    hidden_pairs = 0
-    for manager in managers:
-        row = _row(result.manager_summary, manager)
-        suppressed = int(row["direct_reports"]) < floor
-        hidden_pairs += int(row["direct_reports"]) if suppressed else 0
-        listed.append(
-            {
-                "manager": _person(result, manager),
-                "suppressed": suppressed,
-                "summary": None if suppressed else _summary(row),
-            }
-        )
-    # The org chart is today's in both runs, so the same managers are suppressed in both.
-    summary = _org_summary(result, who, hidden_pairs)
+    privacy = director_privacy(result, who)
+    listed = [
+        {
+            "manager": _person(result, manager),
+            "suppressed": suppressed,
+            "summary": None if suppressed else _summary(_row(result.manager_summary, manager)),
+        }
+        for manager, suppressed in privacy.managers
+    ]
+    summary = _org_summary(result, who) if privacy.summary else None
     previous_summary = None
     if previous is not None and summary is not None:
-        previous_summary = _org_summary(previous, who, hidden_pairs)
+        previous_summary = _org_summary(previous, who)
     n = result.params.trend_weeks
     return {
         "kind": "director",
@@ -257,8 +240,8 @@ def director_view(
         "as_of": result.as_of.isoformat(),
         "window_weeks": result.params.window_weeks,
         "trend_weeks": n,
-        "trend": _weeks(result, result.trend([who]) if org_pairs >= floor else None),
-        "sub_orgs": _sub_orgs(result, who, org_pairs),
+        "trend": _weeks(result, result.trend([who]) if privacy.org_trend else None),
+        "sub_orgs": _sub_orgs(result, who, privacy),
         "managers": listed,
         "summary": summary,
         "previous_summary": previous_summary,
