@@ -1,4 +1,5 @@
-"""One table-driven test per rule of METRICS.md, from events stored as the connectors store them.
+"""One table-driven test per rule of docs/metrics.md, from events stored as the connectors store
+them.
 
 Every case stores people and calendar events in a real database (SQLite and PostgreSQL), runs the
 pipeline at as-of and checks the figures a manager would read in the report entry of the pair

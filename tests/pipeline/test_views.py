@@ -1,4 +1,4 @@
-"""The manager and director views: INTERFACE.md's JSON shapes, skip-levels, weekly trends in the
+"""The manager and director views: the JSON reports' shapes, skip-levels, weekly trends in the
 configured zone, sub-orgs, the privacy floor, and the engines and loading paths that feed them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A series' intended cadence and its end, read from its RRULE line (METRICS.md
+"""A series' intended cadence and its end, read from its RRULE line (docs/metrics.md
 ``intended_cadence_days``).
 
 Works on a column of recurrence texts at once (string extraction, no per-rule Python), so a
@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Days per period of each frequency; METRICS.md: monthly (any kind) is 30 days, yearly 365.
+# Days per period of each frequency: a month (of any kind) counts as 30 days, a year as 365.
 PERIOD_DAYS = {"DAILY": 1.0, "WEEKLY": 7.0, "MONTHLY": 30.0, "YEARLY": 365.0}
 
 
 def parse_rules(texts: pd.Series, timezone: str) -> pd.DataFrame:
-    """Per recurrence text (same index): ``cadence_days`` (null for a frequency METRICS.md does
-    not define), ``until`` (the last UTC instant at which the series is still active; null when
-    it has no UNTIL) and ``count`` (COUNT, or null).
+    """Per recurrence text (same index): ``cadence_days`` (null for a frequency with no cadence,
+    such as HOURLY), ``until`` (the last UTC instant at which the series is still active; null
+    when it has no UNTIL) and ``count`` (COUNT, or null).
 
     A date-only UNTIL (Graph's end date) keeps the series active through that whole day in
     ``timezone``: its ``until`` is the last nanosecond before the next local midnight, so at that

@@ -21,8 +21,8 @@ class HealthResult:
     """One run's figures at ``params.as_of``.
 
     - ``pairs``: index pair_id; one row per pair and skip-level pair (``kind``), with its
-      figures (exact, unrounded), ``status`` and ``reasons`` (space-separated codes in METRICS.md
-      order).
+      figures (exact, unrounded), ``status`` and ``reasons`` (space-separated codes in the order
+      of docs/metrics.md "Health").
     - ``occurrences``: the 1:1 occurrences whose original start lies in the window, sorted by
       pair_id and original start.
     - ``manager_summary`` / ``director_summary``: index email, the manager figures over direct
