@@ -16,13 +16,19 @@ from cadence.cli.app import App, common_options, pass_app
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("cadence-demo"),
     show_default=True,
-    help="Folder for the demo's config, database and reports (made anew each run).",
+    help="Folder for the demo's config, database and reports (made anew each run); a folder "
+    "holding anything an earlier demo did not write is refused.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Use a --dir that holds other files anyway (only the demo's own files are replaced).",
 )
 @click.option("--size", type=click.IntRange(min=12), default=200, show_default=True, help="People.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
 @common_options
 @pass_app
-def demo_command(app: App, folder: Path, size: int, seed: int) -> None:
+def demo_command(app: App, folder: Path, size: int, seed: int, force: bool) -> None:
     """Run cadence end to end on a synthetic company, with no account and no network.
 
     It builds a company whose 1:1s behave as real ones do (steady pairs, a manager who keeps
@@ -38,7 +44,7 @@ def demo_command(app: App, folder: Path, size: int, seed: int) -> None:
     """
     from cadence.sandbox.demo import run_demo
 
-    run = run_demo(folder, size=size, seed=seed, say=app.info)
+    run = run_demo(folder, size=size, seed=seed, say=app.info, force=force)
     click.echo(f"\nReports ({run.reports_written}) are in {run.reports}")
     click.echo(f"Open {run.index} in a browser; the demo's config is {run.config_path}.")
     if run.findings:

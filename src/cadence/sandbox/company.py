@@ -93,7 +93,11 @@ def build_company(
     top = next(p.email for p in people if p.manager_email is None)
     managers = sorted(by_manager)
     directors = sorted(m for m in managers if any(r in by_manager for r in by_manager[m]))
-    line_managers = [m for m in managers if m not in directors and len(by_manager[m]) >= 3]
+    line_managers = [m for m in managers if m not in directors]
+    # The cancelling manager needs a team for the story to show; in the smallest companies no
+    # line manager has three reports, and the one with the largest team plays the part.
+    teams_of_three = [m for m in line_managers if len(by_manager[m]) >= 3]
+    largest = max(line_managers, key=lambda m: (len(by_manager[m]), m))
     reports = [p.email for p in people if p.manager_email and p.email not in by_manager]
 
     company = Company(
@@ -101,7 +105,7 @@ def build_company(
         top=top,
         directors=directors,
         managers=managers,
-        cancelling_manager=rng.choice(line_managers),
+        cancelling_manager=rng.choice(teams_of_three or [largest]),
     )
     manager_of = {p.email: p.manager_email or "" for p in people}
     pool = [r for r in reports if manager_of[r] != company.cancelling_manager]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cadence.config import FORMATS, load_config, resolve_database_url
+from cadence.errors import UsageError
 from cadence.jobs.figures import results
 from cadence.jobs.report_all import publish_all
 from cadence.jobs.sync import SyncSummary, run_sync
@@ -57,17 +58,59 @@ class DemoRun:
     seconds: float
 
 
-def run_demo(folder: Path, *, size: int = 200, seed: int = 7, say: Say = print) -> DemoRun:
-    """Run the demo into ``folder`` (its database and reports are made anew each time)."""
-    started = time.monotonic()
+# What a demo writes into its folder, and so all it may remove there before a new run; the
+# marker says that the folder is a demo's, so that a run never deletes what it did not make.
+MARKER = ".cadence-demo"
+WRITTEN = (
+    MARKER,
+    "cadence.toml",
+    "people.csv",
+    "google-service-account.json",
+    "cadence.db",
+    "cadence.db-journal",
+    "cadence.db-wal",
+    "cadence.db-shm",
+    "cadence.db.lock",
+    "reports",
+    "tls",
+)
+
+
+def prepare_folder(folder: Path, *, force: bool = False) -> Path:
+    """``folder``, made ready for a new demo run: created if missing; in a folder an earlier
+    demo made, what that demo wrote is removed. A folder that holds anything else and has no
+    marker is refused (``force``: used anyway, and still only the demo's own names removed)."""
     folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--dir {folder}: not a folder")
+    ours = (folder / MARKER).is_file()
+    if folder.is_dir() and not ours and not force:
+        present = sorted(p.name for p in folder.iterdir())
+        if present:
+            shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
+            raise UsageError(
+                f"--dir {folder} holds files the demo did not write ({shown}): choose a new or "
+                "empty folder, or pass --force to use it anyway (the demo then replaces only "
+                "its own files: " + ", ".join(WRITTEN[1:]) + ")"
+            )
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in ("cadence.db", "cadence.db-wal", "cadence.db-shm", "reports", "tls"):
-        path = folder / stale
-        if path.is_dir():
+    for name in WRITTEN:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             path.unlink()
+    (folder / MARKER).write_text("written by `cadence demo`: it may replace this folder's files\n")
+    return folder
+
+
+def run_demo(
+    folder: Path, *, size: int = 200, seed: int = 7, say: Say = print, force: bool = False
+) -> DemoRun:
+    """Run the demo into ``folder`` (its database and reports are made anew each time); see
+    :func:`prepare_folder` for which folders it refuses."""
+    started = time.monotonic()
+    folder = prepare_folder(folder, force=force)
 
     world = World()
     company = build_company(world, size=size, seed=seed, sources=(GOOGLE, MICROSOFT))
