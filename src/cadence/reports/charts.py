@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cadence.reports.words import RenderSettings, local
+from cadence.reports.words import RenderSettings, local, visible
 
 MANAGER_COLOUR = "#c2410c"
 REPORT_COLOUR = "#f2b45a"
@@ -93,10 +93,15 @@ class _TrendFigure:
         svg = svg[svg.index("<svg") :]
         # Fixed pt sizes would overflow a phone screen; the viewBox keeps the aspect ratio.
         svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1)
-        return svg.replace(">", f' role="img" class="chart"><title>{escape(title)}</title>', 1)
+        return svg.replace(">", f' role="img" class="chart"><title>{_title(title)}</title>', 1)
 
 
 _FIGURES: dict[int, _TrendFigure] = {}
+
+
+def _title(text: str) -> str:
+    """A chart's title, which may carry a person's name: shown as the page shows names."""
+    return escape(visible(text))
 
 
 def split_bars(trend: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[float]]:
@@ -138,7 +143,7 @@ def mini_trend_svg(trend: Sequence[Mapping[str, Any]], title: str, y_max: float)
     step = width / max(len(trend), 1)
     parts = [
         f'<svg viewBox="0 0 {width} {height}" class="mini" role="img">'
-        f"<title>{escape(title)}</title>",
+        f"<title>{_title(title)}</title>",
         f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#94a3b8"/>',
     ]
     for i, (w, b, t) in enumerate(zip(trend, bottoms, tops, strict=True)):

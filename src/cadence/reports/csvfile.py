@@ -2,7 +2,9 @@
 
 Every text cell that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return) gets a leading apostrophe, so a display name such as
-``=HYPERLINK("http://x")`` stays text (OWASP "CSV injection"). A null figure is an empty cell.
+``=HYPERLINK("http://x")`` stays text (OWASP "CSV injection"). Before that check, text is shown
+as :func:`words.visible` shows it: no control or bidirectional character reaches a spreadsheet.
+A null figure is an empty cell.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _write(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows([cell(v) for v in row] for row in rows)
+    writer.writerows([cell(words.shown(v)) for v in row] for row in rows)
     return buf.getvalue()
 
 

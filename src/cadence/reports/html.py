@@ -2,8 +2,9 @@
 phone (tables turn into cards on narrow screens) and on paper (``@media print``).
 
 Templates are Jinja2 with autoescape on: every name and email from a calendar or directory is
-escaped where it is written. Only the SVG this package draws itself (:mod:`charts`, which
-escapes its own text) is marked safe.
+escaped where it is written, and every value a template writes first goes through
+:func:`words.visible`, so no template can forget it. Only the SVG this package draws itself
+(:mod:`charts`, which cleans and escapes its own text) is marked safe.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ COLOURS = {
 }
 
 
+def _shown(value: Any) -> Any:
+    """What a template writes: as :func:`words.shown`, but markup this package made as it is."""
+    return value if isinstance(value, Markup) else words.shown(value)
+
+
 @cache
 def _env() -> Environment:
     env = Environment(
@@ -34,6 +40,7 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.globals.update(rate=words.fmt_rate, every=words.every, colours=COLOURS)
     env.filters["n"] = words.fmt_count

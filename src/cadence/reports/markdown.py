@@ -1,8 +1,9 @@
 """Markdown reports: readable as plain text in a terminal, and rendered in chat tools.
 
 Names come from calendars and directories and are untrusted: :func:`md` makes any text inert
-(no HTML, links, images, emphasis or table breaks; no line breaks to forge a heading), so a name
-like ``<img src=x onerror=alert(1)>`` shows as those characters and does nothing. Per-report
+(no HTML, links, images, emphasis or table breaks; no line breaks to forge a heading; no terminal
+escapes or bidirectional controls, :func:`words.visible`), so a name like
+``<img src=x onerror=alert(1)>`` shows as those characters and does nothing. Per-report
 details are short bullet blocks rather than a wide table, so they wrap well in a terminal.
 """
 
@@ -20,7 +21,7 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|!~&])")
 
 
 def md(text: object) -> str:
-    """Text made inert in Markdown: control characters become spaces, markup is backslashed."""
+    """Text made inert in Markdown: one line of :func:`words.one_line`, markup backslashed."""
     return _SPECIAL.sub(r"\\\1", words.one_line(text))
 
 

@@ -5,6 +5,15 @@ only chooses how a figure reads: a rate as a percentage, days without a needless
 as a short date in the configured time zone, a reason code as a sentence about the person, and the
 order a manager reads their reports in (worst first). Markdown, HTML, CSV and email all use it, so a
 reason reads the same everywhere.
+
+It also decides what of a name can be shown at all. Names and emails come from calendars, mail
+directories and the org chart, which anyone with a calendar can write into; a control character
+(ESC, BEL, backspace, NUL, a C1 code) can rewrite a terminal or hide text, and a bidirectional
+control (U+202E and its kind) or an invisible zero-width character makes text read differently
+from what it is (a name that shows as another person's, a table row read backwards).
+:func:`visible` replaces each such character with U+FFFD, so the reader sees that something was
+there and two names that differ only by it still look different; every renderer passes the text
+it writes from a view through it (Markdown and email headers by :func:`one_line`).
 """
 
 from __future__ import annotations
@@ -17,7 +26,17 @@ from typing import Any
 
 from cadence.config import Config
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# What moves text to a new line or a tab stop: a space in one-line text.
+_BREAKS = re.compile(r"[\t\n\v\f\r\x85\u2028\u2029]+")
+# Every other C0 and C1 control and DEL; the bidirectional controls; the invisible characters no
+# script needs (zero-width space, word joiner, invisible operators, byte-order mark, the tag
+# characters that can carry hidden ASCII); lone surrogates, which no file can hold. Zero-width
+# joiner and non-joiner (U+200C, U+200D) stay: Persian, Indic scripts and emoji need them.
+HIDDEN = re.compile(
+    r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\ufeff\U000e0001\U000e0020-\U000e007f\ud800-\udfff]"
+)
+_REPLACEMENT = "\ufffd"
 
 STATUS_LABELS = {"unhealthy": "Unhealthy", "at_risk": "At risk", "healthy": "Healthy"}
 STATUS_ORDER = {"unhealthy": 0, "at_risk": 1, "healthy": 2}
@@ -37,10 +56,21 @@ class RenderSettings:
         return cls(tz=config.tz, min_group_size=config.report.min_group_size)
 
 
+def visible(text: object) -> str:
+    """Text with every character of :data:`HIDDEN` shown as U+FFFD (line breaks and tabs stay)."""
+    return HIDDEN.sub(_REPLACEMENT, str(text))
+
+
+def shown(value: Any) -> Any:
+    """A value as a report writes it: text as :func:`visible`, anything else (a count, a rate,
+    none) as it is."""
+    return visible(value) if isinstance(value, str) else value
+
+
 def one_line(text: object) -> str:
-    """Text with control characters (line breaks, tabs, escapes) turned into spaces: names come
-    from calendars and directories and must not break a line, a heading or an email header."""
-    return _CONTROL.sub(" ", str(text)).strip()
+    """:func:`visible` text with line breaks and tabs turned into spaces: names come from calendars
+    and directories and must not break a line, a heading or an email header."""
+    return visible(_BREAKS.sub(" ", str(text))).strip()
 
 
 def parse_instant(value: str) -> datetime:
