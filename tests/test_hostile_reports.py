@@ -14,22 +14,138 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import tempfile
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cadence.config import Config
-from cadence.reports.mailer import EmlOutbox
+from cadence.errors import ConfigError
+from cadence.reports.mailer import EmlOutbox, SmtpOutbox
 from cadence.reports.render import render
 from cadence.reports.words import RenderSettings
 from cadence.reports.writer import write_reports
-from reports.sample_views import AS_OF, director_view, manager_view
+from reports import test_mailer
+from reports.sample_views import AS_OF, director_view, manager_view, other_manager_view
+from reports.test_mailer import Inbox, _config
+
+# The STARTTLS server on loopback of the mailer's tests.
+smtp = test_mailer.smtp
 
 SETTINGS = RenderSettings()
 WEEK = "2026-W48"
+
+
+def _manager(email: str, name: str) -> dict[str, Any]:
+    view = other_manager_view()
+    view["manager"] = {"email": email, "name": name}
+    return view
+
+
+# --- Email headers: one name of one recipient ------------------------------------------------
+
+ZOE = "zoe@acme.test"
+LONG_ASCII = " ".join(["Smith, Ann"] * 25)
+LONG_ACCENTS = " ".join(["Dubois, Zoë"] * 12)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Dubois, Zoë", "Dubois, Zoë"),
+        ("Zoë, boss@attacker.test", "Zoë, boss@attacker.test"),
+        ("Zoë; boss@attacker.test", "Zoë; boss@attacker.test"),
+        ('Zoë "the boss" Dubois', 'Zoë "the boss" Dubois'),
+        ("Zoë <boss@attacker.test>", "Zoë <boss@attacker.test>"),
+        ("Dubois, Ann <boss@attacker.test>", "Dubois, Ann <boss@attacker.test>"),
+        ("zoe@home.test", "zoe@home.test"),
+        ("山田, 太郎", "山田, 太郎"),
+        # Text shaped as an RFC 2047 encoded word would be decoded into another address.
+        ("=?utf-8?q?boss=40attacker.test?=", "= ?utf-8?q?boss=40attacker.test?="),
+        ("=?utf-8?b?Ym9zc0BhdHRhY2tlci50ZXN0?=, Zoë", "= ?utf-8?b?Ym9zc0BhdHRhY2tlci50ZXN0?=, Zoë"),
+        (LONG_ASCII, LONG_ASCII),
+        (LONG_ACCENTS, LONG_ACCENTS),
+        # Longer than a header line may be: the library would fold it into a list of addresses,
+        # so the message goes to the bare address.
+        (" ".join(["Smith, Ann"] * 100), ""),
+        ("Zoë\r\nBcc: boss@attacker.test", "Zoë Bcc: boss@attacker.test"),
+        ("Zoë\u202e, boss@attacker.test", "Zoë\ufffd, boss@attacker.test"),
+    ],
+    ids=[
+        "comma", "comma-address", "semicolon", "quotes", "angle-brackets", "ascii-angle",
+        "at-sign", "cjk", "encoded-word", "encoded-word-b", "long-ascii", "long-non-ascii",
+        "longer-than-a-line",
+        "crlf", "bidi",
+    ],
+)  # fmt: skip
+def test_a_display_name_is_one_name_of_one_recipient(
+    smtp: tuple[Inbox, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    shown: str,
+) -> None:
+    inbox, port = smtp
+    with SmtpOutbox(_config(port, monkeypatch), SETTINGS) as outbox:
+        write_reports([_manager(ZOE, name)], tmp_path, WEEK, AS_OF, ["md"], SETTINGS, outbox)
+    assert outbox.refused == {}
+    (envelope,) = inbox.envelopes
+    assert envelope.rcpt_tos == [ZOE]
+    msg = BytesParser(policy=default).parsebytes(envelope.original_content or b"")
+    to = msg["To"].addresses  # what a mail program shows, and what reply-all answers
+    assert [(a.addr_spec, a.display_name) for a in to] == [(ZOE, shown)]
+    assert msg["Cc"] is None and msg["Bcc"] is None and msg["Reply-To"] is None
+    assert all(len(line) <= 998 for line in (envelope.original_content or b"").splitlines())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list(',;:"<>@()[]\\.=? _aZë日\r\n\u202e')), max_size=120))
+def test_no_display_name_adds_or_changes_a_recipient(name: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        eml = Path(folder) / WEEK / "email"
+        with EmlOutbox(Config(), SETTINGS, eml) as outbox:
+            outbox.deliver(_manager(ZOE, name), {"md": "hi\n", "html": "<p>hi</p>\n"})
+        (message,) = eml.iterdir()
+        msg = BytesParser(policy=default).parsebytes(message.read_bytes())
+    assert [a.addr_spec for a in msg["To"].addresses] == [ZOE]
+
+
+def test_a_from_address_with_a_name_is_one_sender(
+    smtp: tuple[Inbox, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, port = smtp
+    config = _config(port, monkeypatch, from_addr='"Cadence, reports" <cadence@acme.test>')
+    with SmtpOutbox(config, SETTINGS) as outbox:
+        write_reports([manager_view()], tmp_path, WEEK, AS_OF, ["md"], SETTINGS, outbox)
+    (envelope,) = inbox.envelopes
+    msg = BytesParser(policy=default).parsebytes(envelope.original_content or b"")
+    sender = msg["From"].addresses
+    assert [(a.addr_spec, a.display_name) for a in sender] == [
+        ("cadence@acme.test", "Cadence, reports")
+    ]
+    assert re.fullmatch(r"<[^<>@]+@acme\.test>", msg["Message-ID"])
+
+
+@pytest.mark.parametrize(
+    "from_addr",
+    [
+        "cadence@acme.test\r\nBcc: boss@attacker.test",
+        "a@acme.test, b@acme.test",
+        "Cadence, reports <cadence@acme.test>",  # unquoted: two addresses
+        "cadence",
+    ],
+)
+def test_a_from_address_that_is_not_one_address_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, from_addr: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"\[email\] from_addr"):
+        SmtpOutbox(_config(25, monkeypatch, from_addr=from_addr), SETTINGS)
 
 
 # --- Text that lies to the eye ---------------------------------------------------------------
