@@ -12,10 +12,17 @@ format a person reads.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import os
 import re
+import shutil
+import stat
+import subprocess
 import tempfile
+import threading
+from contextlib import suppress
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
@@ -25,27 +32,348 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import test_bad_input
 from cadence.config import Config
-from cadence.errors import ConfigError
+from cadence.errors import ConfigError, UsageError
 from cadence.reports.mailer import EmlOutbox, SmtpOutbox
 from cadence.reports.render import render
 from cadence.reports.words import RenderSettings
 from cadence.reports.writer import write_reports
-from reports import test_mailer
+from reports import test_cli_report, test_mailer
 from reports.sample_views import AS_OF, director_view, manager_view, other_manager_view
+from reports.test_cli_report import GOLDEN, Invoke
 from reports.test_mailer import Inbox, _config
 
-# The STARTTLS server on loopback of the mailer's tests.
+# The fixtures of the tests these extend: the golden org's database and the CLI run in-process,
+# the STARTTLS server on loopback, a real 256 KiB tmpfs.
+db = test_cli_report.db
+cadence = test_cli_report.cadence
 smtp = test_mailer.smtp
+small_disk = test_bad_input.small_disk
 
 SETTINGS = RenderSettings()
 WEEK = "2026-W48"
+CLI_AS_OF = "2026-11-23T12:00:00+00:00"  # the golden org's as-of, in week 2026-W48
+# A valid email of 252 characters (local part 64, labels of 63): too long for a file name.
+LONG = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 59
+# Another that shares the first 200 characters with LONG.
+LONG_TWIN = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "e" * 59
 
 
 def _manager(email: str, name: str) -> dict[str, Any]:
     view = other_manager_view()
     view["manager"] = {"email": email, "name": name}
     return view
+
+
+def _write(out: Path, views: list[dict[str, Any]] | None = None, **kw: Any) -> Any:
+    return write_reports(
+        views or [director_view(), manager_view()], out, WEEK, AS_OF, ["md", "html"], SETTINGS,
+        **kw,
+    )  # fmt: skip
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, bytes | str]]:
+    """Every entry below ``folder``: its mode and content (a link: its target), to compare."""
+    found: dict[str, tuple[int, bytes | str]] = {}
+    for p in sorted(folder.rglob("*")):
+        st_ = p.lstat()
+        if p.is_symlink():
+            found[str(p)] = (st_.st_mode, os.readlink(p))
+        elif p.is_file():
+            found[str(p)] = (st_.st_mode, p.read_bytes())
+        else:
+            found[str(p)] = (st_.st_mode, "")
+    return found
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Path:
+    """Where a planted link points: a folder (0755) holding a file someone cares about."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    folder.chmod(0o755)
+    (folder / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    (folder / "passwd").chmod(0o644)
+    return folder
+
+
+def _untouched(folder: Path) -> None:
+    assert sorted(p.name for p in folder.iterdir()) == ["passwd"]
+    assert (folder / "passwd").read_text() == "root:x:0:0::/root:/bin/sh\n"
+    assert stat.S_IMODE((folder / "passwd").stat().st_mode) == 0o644
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+
+
+# --- Files and paths: symbolic links cadence did not make ------------------------------------
+
+
+def test_report_all_refuses_a_week_folder_that_is_a_symlink(
+    db: str, tmp_path: Path, cadence: Invoke, elsewhere: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / WEEK).symlink_to(elsewhere)
+    code, _, stderr = cadence(
+        "report", "all", "--as-of", CLI_AS_OF, "--out", str(out), "--database-url", db
+    )
+    assert code == 2, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert str(out / WEEK) in stderr and "symbolic link" in stderr
+    _untouched(elsewhere)
+    assert (out / WEEK).is_symlink()
+
+
+@pytest.mark.parametrize("target", ["folder", "file", "nothing"])
+def test_a_linked_week_folder_is_refused_whatever_it_points_at(
+    tmp_path: Path, elsewhere: Path, target: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    aim = {"folder": elsewhere, "file": elsewhere / "passwd", "nothing": elsewhere / "new"}[target]
+    (out / WEEK).symlink_to(aim)
+    with pytest.raises(UsageError, match=re.escape(str(out / WEEK))):
+        _write(out)
+    _untouched(elsewhere)
+
+
+def test_a_report_file_that_is_a_symlink_stops_the_run_before_anything_is_written(
+    tmp_path: Path, elsewhere: Path
+) -> None:
+    folder = tmp_path / "out" / WEEK
+    folder.mkdir(parents=True)
+    link = folder / "manager-ann@acme.test.md"
+    link.symlink_to(elsewhere / "passwd")
+    before = _listing(tmp_path / "out")
+    with pytest.raises(UsageError, match=re.escape(str(link))):
+        _write(tmp_path / "out")
+    after = _listing(tmp_path / "out")
+    # Nothing written, the link left for the admin; the folder itself was made private first, so
+    # that no one else could plant a link once it was checked.
+    assert after.pop(str(folder))[0] == stat.S_IFDIR | 0o700
+    before.pop(str(folder))
+    assert after == before
+    _untouched(elsewhere)
+
+
+def test_a_dry_runs_email_folder_that_is_a_symlink_is_refused(
+    tmp_path: Path, elsewhere: Path
+) -> None:
+    folder = tmp_path / "out" / WEEK
+    folder.mkdir(parents=True)
+    (folder / "email").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match=re.escape(str(folder / "email"))):
+        with EmlOutbox(Config(), SETTINGS, folder / "email") as outbox:
+            _write(tmp_path / "out", outbox=outbox)
+    _untouched(elsewhere)
+    assert [p.name for p in folder.iterdir()] == ["email"]
+
+
+def test_a_week_folder_another_user_owns_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the folder to another user")
+    folder = tmp_path / "out" / WEEK
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    os.chown(folder, 4321, 4321)  # made by the web server's user, say, ahead of the run
+    with pytest.raises(UsageError, match=re.escape(str(folder)) + ".*owned by user id 4321"):
+        _write(tmp_path / "out")
+    assert list(folder.iterdir()) == []  # they would have read every report
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777
+
+
+def test_a_week_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / WEEK).write_text("not a folder\n")
+    with pytest.raises(UsageError, match=re.escape(str(tmp_path / "out" / WEEK))):
+        _write(tmp_path / "out")
+    assert (tmp_path / "out" / WEEK).read_text() == "not a folder\n"
+
+
+def test_an_out_dir_that_is_a_symlink_is_the_admins_choice_and_followed(tmp_path: Path) -> None:
+    real = tmp_path / "srv" / "reports"
+    real.mkdir(parents=True)
+    (tmp_path / "out").symlink_to(real)
+    summary = _write(tmp_path / "out")
+    assert summary.folder == tmp_path / "out" / WEEK
+    names = sorted(p.name for p in (real / WEEK).iterdir())
+    assert "manager-ann@acme.test.html" in names and "index.html" in names
+
+
+# --- Files and paths: --out writes through what the user named --------------------------------
+
+
+def _director(db: str, cadence: Invoke, out: str) -> tuple[int, str, str]:
+    return cadence(
+        "report", "director", "dana@acme.test", "--as-of", CLI_AS_OF, "--out", out,
+        "--database-url", db,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_out_to_a_symlink_writes_the_file_it_names(
+    db: str, tmp_path: Path, cadence: Invoke, existing: bool
+) -> None:
+    target = tmp_path / "shared" / "dana.md"
+    target.parent.mkdir()
+    if existing:
+        target.write_text("last week's\n")
+    link = tmp_path / "latest.md"
+    link.symlink_to(target)
+    code, stdout, stderr = _director(db, cadence, str(link))
+    assert code == 0, stderr
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == (GOLDEN / "director-dana@acme.test.md").read_text()
+    assert stdout == ""
+
+
+def test_out_to_a_fifo_writes_into_it(db: str, tmp_path: Path, cadence: Invoke) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as f:  # blocks until cadence opens it for writing
+            received.append(f.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    code, _, stderr = _director(db, cadence, str(fifo))
+    reader.join(timeout=20)
+    assert code == 0, stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode), "the FIFO was replaced by a file"
+    assert received == [(GOLDEN / "director-dana@acme.test.md").read_bytes()]
+
+
+def test_out_to_a_character_device_writes_through_it(
+    db: str, tmp_path: Path, cadence: Invoke
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root for mknod")
+    # A null device of the test's own (major 1, minor 3), so that the test can never replace the
+    # machine's /dev/null, whatever the code under test does.
+    null = tmp_path / "null"
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    code, stdout, stderr = _director(db, cadence, str(null))
+    assert code == 0, stderr
+    assert stat.S_ISCHR(null.lstat().st_mode), "the device was replaced by a regular file"
+    assert stdout == "" and null.read_bytes() == b""
+
+
+def test_out_dash_is_standard_output(db: str, tmp_path: Path, cadence: Invoke) -> None:
+    code, stdout, stderr = _director(db, cadence, "-")
+    assert code == 0, stderr
+    assert stdout == (GOLDEN / "director-dana@acme.test.md").read_text()
+    assert not (tmp_path / "-").exists()
+
+
+# --- Files and paths: names that fit, errors that say where ----------------------------------
+
+
+def test_long_emails_get_readable_unique_files_and_the_index_links_them(tmp_path: Path) -> None:
+    views = [
+        _manager(LONG, "Lou Long"),
+        _manager(LONG_TWIN, "Lou Twin"),
+        _manager("x/" + LONG[2:], "Lou Slash"),  # long and unsafe
+        manager_view(),  # after them: still gets a report
+    ]
+    folder = tmp_path / "out" / WEEK
+    with EmlOutbox(Config(), SETTINGS, folder / "email") as outbox:
+        summary = write_reports(
+            views, tmp_path / "out", WEEK, AS_OF, ["md", "html", "json", "csv"], SETTINGS, outbox
+        )
+    assert [w.email for w in summary.written] == [LONG, LONG_TWIN, "x/" + LONG[2:], "ann@acme.test"]
+    names = []
+    for w in summary.written:
+        assert sorted(w.files) == ["csv", "html", "json", "md"]
+        for path in w.files.values():
+            assert path.parent == folder and path.is_file()
+            assert len(path.name.encode()) <= 255
+            names.append(path.name)
+    assert len(set(names)) == len(names)  # the twins do not share a file
+    assert all(n.startswith("manager-aaaaaaaaaaaaaaaa") for n in names[:8])  # still readable
+    on_disk = {p.name for p in folder.iterdir() if p.is_file()} - {"index.html", "index.md"}
+    index = (folder / "index.html").read_text()
+    hrefs = {html.unescape(h) for h in re.findall(r'href="([^"]+)"', index)}
+    assert hrefs == on_disk == set(names)
+    md_links = set(re.findall(r"\]\(<([^>]+)>\)", (folder / "index.md").read_text()))
+    assert md_links == on_disk
+    emails = sorted(p.name for p in (folder / "email").iterdir())
+    assert len(emails) == 4 and all(len(n.encode()) <= 255 for n in emails)
+    assert outbox.refused == {}
+
+
+def _fill(disk: Path) -> None:
+    with open(disk / "filler", "wb", buffering=0) as f, suppress(OSError):
+        while f.write(b"\0" * 4096):
+            pass
+
+
+def test_a_full_disk_names_the_report_folder(db: str, small_disk: Path, cadence: Invoke) -> None:
+    out = small_disk / "reports"
+    (out / WEEK).mkdir(parents=True)
+    _fill(small_disk)
+    code, _, stderr = cadence(
+        "report", "all", "--as-of", CLI_AS_OF, "--format", "html", "--out", str(out),
+        "--database-url", db,
+    )  # fmt: skip
+    assert code == 1
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert "No space left on device" in stderr and str(out / WEEK) in stderr
+    assert [p.name for p in small_disk.rglob("*.tmp")] == []
+
+
+def test_a_read_only_disk_names_the_report_folder(
+    db: str, small_disk: Path, cadence: Invoke
+) -> None:
+    out = small_disk / "reports"
+    (out / WEEK).mkdir(parents=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    code, _, stderr = cadence(
+        "report", "all", "--as-of", CLI_AS_OF, "--out", str(out), "--database-url", db
+    )
+    assert code == 1
+    assert "Read-only file system" in stderr and str(out / WEEK) in stderr
+    assert "Traceback" not in stderr
+
+
+def _as_another_user(run: Any) -> list[str | None]:
+    """``run()`` in a forked child with nobody's user id (root may write anywhere): the filename
+    and reason of the disk error it raised."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                run()
+                result: list[str | None] = [None, None]
+            except OSError as exc:
+                result = [exc.filename, exc.strerror]
+            os.write(write, json.dumps(result).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return list(json.loads(data))
+
+
+def test_permission_denied_names_the_report_folder() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    shared = Path(tempfile.mkdtemp(prefix="cadence-hostile-"))
+    try:
+        shared.chmod(0o755)
+        out = shared / "reports"
+        out.mkdir(mode=0o755)  # root's: the service user may read it, not write into it
+        filename, reason = _as_another_user(lambda: _write(out))
+        assert reason == "Permission denied" and str(out / WEEK) in (filename or "")
+    finally:
+        shutil.rmtree(shared)
 
 
 # --- Email headers: one name of one recipient ------------------------------------------------

@@ -98,7 +98,8 @@ def report_group() -> None:
 
 
 def _emit(text: str, out: Path | None) -> None:
-    if out is None:
+    # `--out -` is standard output, as for most commands (a file named "-": `--out "$PWD/-"`).
+    if out is None or str(out) == "-":
         sys.stdout.write(text)
         return
     from cadence.reports.writer import write_private

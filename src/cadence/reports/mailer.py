@@ -38,7 +38,7 @@ from typing import Any
 from cadence.config import Config, EmailConfig
 from cadence.errors import CadenceError, ConfigError
 from cadence.reports.words import RenderSettings, iso_week, one_line
-from cadence.reports.writer import file_stem, make_private_dir, write_private
+from cadence.reports.writer import ReportFolder, file_stem, open_report_folder, write_private
 
 # Headers are folded at RFC 5322's limit of 998 characters a line, not the usual 78: folding a long
 # display name shorter, the email library drops its quotes (a long "Smith, Ann ..." becomes a
@@ -209,7 +209,11 @@ class SmtpOutbox:
 
 
 class EmlOutbox:
-    """A dry run: each message as ``<folder>/<kind>-<email>.eml``, nothing sent."""
+    """A dry run: each message as ``<folder>/<kind>-<email>.eml``, nothing sent.
+
+    ``folder`` is the job's ``<out_dir>/<week>/email``: the week's folder and ``email/`` are
+    cadence's own, opened as :func:`open_report_folder` opens them.
+    """
 
     def __init__(self, config: Config, settings: RenderSettings, folder: Path) -> None:
         self.email = config.email
@@ -221,21 +225,26 @@ class EmlOutbox:
         self.folder = folder
         self.sent: list[str] = []
         self.refused: dict[str, str] = {}
+        self._open: ReportFolder | None = None
 
     def __enter__(self) -> EmlOutbox:
-        make_private_dir(self.folder)
+        week = self.folder.parent
+        self._open = open_report_folder(week.parent, week.name, self.folder.name)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        if self._open is not None:
+            self._open.close()
+            self._open = None
 
     def deliver(self, view: Mapping[str, Any], texts: Mapping[str, str]) -> None:
+        assert self._open is not None, "use EmlOutbox as a context manager"
         person = view[view["kind"]]
         try:
             msg = build_message(view, texts, self.email, self.settings, self.sender)
         except ValueError as exc:  # as SmtpOutbox: one bad address does not stop the run
             self.refused[person["email"]] = f"cannot address a message to it: {exc}"
             return
-        path = self.folder / f"{file_stem(view['kind'], person['email'])}.eml"
-        write_private(path, msg.as_string())
+        path = self._open.path / f"{file_stem(view['kind'], person['email'])}.eml"
+        write_private(path, msg.as_string(), self._open)
         self.sent.append(person["email"])
