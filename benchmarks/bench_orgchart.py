@@ -7,7 +7,13 @@ and times each step: ``parse_csv`` (read and validate), ``build_hierarchy``, eve
 and ``load_chart`` on SQLite and on PostgreSQL. Everything here should be well under a second
 at 20,000 people: no step is quadratic.
 
-Usage: ``python benchmarks/bench_orgchart.py [--people N] [--only sqlite|postgresql]``.
+``--shape chain`` makes the deepest chart instead: one reporting line N people long, where every
+walk of the chart (who is below whom) is longest; the walk must stay linear in what it returns
+(N * (N - 1) / 2 (person, ancestor) rows). Each run also times the floor: reading the same CSV
+with the csv module alone, and prints build_hierarchy's time as a ratio of it.
+
+Usage: ``python benchmarks/bench_orgchart.py [--people N] [--shape tree|chain]
+[--only sqlite|postgresql]``.
 PostgreSQL is reached at ``$CADENCE_TEST_POSTGRES_URL`` (default: the local server, database
 ``test``, used only to create and drop the benchmark's own database); it is skipped with a
 message when no server answers.
@@ -16,6 +22,7 @@ message when no server answers.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import random
 import tempfile
@@ -67,6 +74,34 @@ def write_chart(path: Path, n: int, seed: int = 7) -> None:
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def write_chain(path: Path, n: int) -> None:
+    """One reporting line of ``n`` people: person 0 manages person 1, who manages person 2..."""
+    rows = ["email,name,manager_email", "person0@acme.example,Person 0,"]
+    rows += [f"person{i}@acme.example,Person {i},person{i - 1}@acme.example" for i in range(1, n)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def read_plain(path: Path) -> int:
+    """The floor: the same rows read by the fastest plain means, the csv module."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return sum(1 for _ in csv.reader(f))
+
+
+def materialise(people: int, rows: int) -> float:
+    """The other floor: seconds to build a frame of ``rows`` (person, ancestor) email pairs, the
+    least any walk that returns them must spend."""
+    import numpy as np
+    import pandas as pd
+
+    names = np.asarray([f"person{i}@acme.example" for i in range(people)], dtype=object)
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, people, rows), rng.integers(0, people, rows)
+    start = time.perf_counter()
+    order = np.lexsort((a, b))
+    pd.DataFrame({"person": names[a[order]], "ancestor": names[b[order]]})
+    return time.perf_counter() - start
+
+
 def store(name: str, url: str, people: list[OrgPerson]) -> None:
     print(f"{name}:")
     engine = make_engine(url)
@@ -81,14 +116,28 @@ def store(name: str, url: str, people: list[OrgPerson]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--shape", choices=["tree", "chain"], default="tree")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "people.csv"
-        write_chart(csv_path, args.people)
-        print(f"{args.people} people:")
+        (write_chain if args.shape == "chain" else write_chart)(csv_path, args.people)
+        print(f"{args.people} people ({args.shape}):")
+        start = time.perf_counter()
+        read_plain(csv_path)
+        floor = time.perf_counter() - start
+        print(f"  {'floor: csv.reader over the file':<40} {floor:8.3f} s")
         people = timed("parse_csv (read + validate)", lambda: parse_csv(csv_path))
-        h = timed("build_hierarchy", lambda: build_hierarchy(people))
+        start = time.perf_counter()
+        h = build_hierarchy(people)
+        walk = time.perf_counter() - start
+        below = len(h.lines.below)
+        rows_floor = materialise(len(people), below)
+        print(f"  {'floor: the walk output as a frame':<40} {rows_floor:8.3f} s  ({below} rows)")
+        print(
+            f"  {'build_hierarchy (every walk)':<40} {walk:8.3f} s"
+            f"  = {walk / floor:.1f}x reading the CSV, {walk / rows_floor:.1f}x making its output"
+        )
         directors = h.directors()
         sizes = timed(
             f"org_of for all {len(directors)} directors",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -41,15 +42,27 @@ MAX_EMAIL = 320
 MAX_NAME = 500
 MAX_SOURCE = 200
 
-# The WHATWG (HTML) definition of a valid email address, with a dot required in the domain: a
-# company address always has one, and a missing dot is far likelier a typo than a real host.
+# An address as mail systems write one: a local part of RFC 5322 atoms joined by single dots
+# (no leading, trailing or doubled dot, so nothing like "../users/x" passes), and a domain of
+# DNS labels with a dot required: a company address always has one, and a missing dot is far
+# likelier a typo than a real host.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+")
+_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 
 
 def is_valid_email(email: str) -> bool:
     """Whether ``email`` (already normalised) is an address cadence accepts."""
     return len(email) <= MAX_EMAIL and _EMAIL.fullmatch(email) is not None
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` (NUL, ESC, BEL, DEL, C1...) as ``U+XXXX``, or
+    ``None``: no name from a chart may carry one, since it can only hide or rewrite text."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc":
+            return f"U+{ord(ch):04X}"
+    return None
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -173,6 +186,9 @@ def _check_fields(
             problems.add(i, "name is empty")
         elif len(p.name) > MAX_NAME:
             problems.add(i, f"name is longer than {MAX_NAME} characters")
+        for field_name, text in (("name", p.name), ("team", p.team or "")):
+            if (found := control_character(text)) is not None:
+                problems.add(i, f"{field_name} contains a control character ({found})")
         if p.manager_email and not is_valid_email(p.manager_email):
             problems.add(i, f"manager_email {p.manager_email!r} is not a valid email address")
         for alias in p.aliases:
@@ -466,9 +482,14 @@ def reporting_lines(manager_of: pd.Series) -> ReportingLines:
 
 
 def _closure(step: pd.DataFrame) -> pd.DataFrame:
-    """(person, ancestor) for every ancestor at any depth; one vectorised step per level of the
-    tree, on integer codes of the emails (numbered in email order, so sorting the codes sorts the
-    emails)."""
+    """(person, ancestor) for every ancestor at any depth, on integer codes of the emails
+    (numbered in email order, so sorting the codes sorts the emails).
+
+    Linear in what it returns: everyone whose line reaches the top is walked up one level per
+    step with no look-back (a line cannot repeat itself), and only the people whose line runs
+    into a cycle (a chart that is not a tree, as the store may hold) are walked with a check of
+    what each already found, so a cycle is walked once around.
+    """
     import numpy as np
     import pandas as pd
 
@@ -476,19 +497,14 @@ def _closure(step: pd.DataFrame) -> pd.DataFrame:
     codes, emails = pd.factorize(
         np.concatenate([step["report"].to_numpy(), step["manager"].to_numpy()]), sort=True
     )
-    size = np.int64(len(emails))
-    manager = np.full(len(emails), -1, dtype=np.int64)
+    size = len(emails)
+    manager = np.full(size, -1, dtype=np.int64)
     manager[codes[:n]] = codes[n:]
-    person, ancestor = _new_pairs(codes[:n], codes[n:], np.array([], dtype=np.int64), size)
-    seen = person * size + ancestor
-    found = [(person, ancestor)]
-    while len(person):
-        up = manager[ancestor]
-        # Only pairs not found before go on, so a cycle in the chart cannot loop forever.
-        go = (up >= 0) & (up != person)
-        person, ancestor = _new_pairs(person[go], up[go], seen, size)
-        seen = np.concatenate([seen, person * size + ancestor])
-        found.append((person, ancestor))
+    person, up = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+    tops = _reaches_a_top(manager)
+    found = [_walk_up(person[tops[person]], up[tops[person]], manager)]
+    if not tops[person].all():
+        found.append(_walk_up_cycles(person[~tops[person]], up[~tops[person]], manager, size))
     persons = np.concatenate([p for p, _ in found])
     ancestors = np.concatenate([a for _, a in found])
     order = np.lexsort((persons, ancestors))
@@ -496,16 +512,57 @@ def _closure(step: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"person": names[persons[order]], "ancestor": names[ancestors[order]]})
 
 
-def _new_pairs(
-    person: np.ndarray, ancestor: np.ndarray, seen: np.ndarray, size: np.int64
-) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (person, ancestor) code pairs that are not in ``seen`` (as person * size +
-    ancestor)."""
+def _reaches_a_top(manager: np.ndarray) -> np.ndarray:
+    """Per code, whether following managers ends at someone with none (rather than in a cycle):
+    pointer doubling, so a chain of any depth takes log2(depth) steps."""
     import numpy as np
 
-    keys = np.unique(person * size + ancestor)
-    keys = keys[~np.isin(keys, seen)]
-    return keys // size, keys % size
+    size = len(manager)
+    top = size  # a sentinel above every top, its own manager
+    jump = np.append(np.where(manager >= 0, manager, top), top)
+    for _ in range(max(1, int(size).bit_length() + 1)):
+        jump = jump[jump]
+    return jump[:size] == top
+
+
+def _walk_up(
+    person: np.ndarray, ancestor: np.ndarray, manager: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (person, ancestor) up to the top, for people whose line reaches one."""
+    import numpy as np
+
+    found_p, found_a = [person], [ancestor]
+    while len(person):
+        up = manager[ancestor]
+        go = up >= 0
+        person, ancestor = person[go], up[go]
+        found_p.append(person)
+        found_a.append(ancestor)
+    return np.concatenate(found_p), np.concatenate(found_a)
+
+
+def _walk_up_cycles(
+    person: np.ndarray, ancestor: np.ndarray, manager: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (person, ancestor) for people whose line runs into a cycle: each line stops at
+    the person themselves or at an ancestor it already found."""
+    import numpy as np
+
+    width = np.int64(size)
+    keys = np.unique(person * width + ancestor)
+    seen = keys
+    found = [keys]
+    person, ancestor = keys // width, keys % width
+    while len(person):
+        up = manager[ancestor]
+        go = (up >= 0) & (up != person)
+        keys = np.unique(person[go] * width + up[go])
+        keys = keys[~np.isin(keys, seen)]
+        seen = np.concatenate([seen, keys])
+        found.append(keys)
+        person, ancestor = keys // width, keys % width
+    every = np.concatenate(found)
+    return every // width, every % width
 
 
 # --- the hierarchy ------------------------------------------------------------------------------
