@@ -9,7 +9,7 @@ the database; every job that needs figures (a report, all reports, the demo) com
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -24,6 +24,11 @@ from cadence.store.reads import load_frames
 
 # The director's "what changed" compares with the run at as-of minus a week.
 PREVIOUS_WEEK = timedelta(days=7)
+# The instants a report can be for, and the longest window: every figure's span (as-of minus the
+# window or the trend, plus a week for "what changed") must be an instant the pipeline can hold.
+EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_AS_OF = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_WINDOW_WEEKS = 520
 
 
 def thresholds(health: HealthConfig) -> Thresholds:
@@ -48,9 +53,14 @@ def params_for(config: Config, as_of: datetime, window_weeks: int | None = None)
     ``window_weeks`` overrides ``[report] window_weeks``."""
     if as_of.tzinfo is None:
         raise UsageError(f"as-of {as_of.isoformat()} has no time zone offset")
+    if not EARLIEST_AS_OF <= as_of < LATEST_AS_OF:
+        raise UsageError(
+            f"as-of {as_of.isoformat()} is outside the years cadence reports on "
+            f"({EARLIEST_AS_OF.year} to {LATEST_AS_OF.year - 1})"
+        )
     weeks = config.report.window_weeks if window_weeks is None else window_weeks
-    if weeks < 1:
-        raise UsageError(f"window weeks must be at least 1, got {weeks}")
+    if not 1 <= weeks <= MAX_WINDOW_WEEKS:
+        raise UsageError(f"window weeks must be 1 to {MAX_WINDOW_WEEKS} (ten years), got {weeks}")
     return Params(
         as_of=pd.Timestamp(as_of).tz_convert("UTC"),
         window_weeks=weeks,
@@ -77,7 +87,7 @@ def compute(
     ``processes``) or the address of a running Dask cluster (``tcp://host:8786``).
     """
     params = params_for(config, as_of, window_weeks)
-    frames = load_frames(engine, params.load_since)
+    frames = _load(engine, params.load_since)
     return _compute(
         frames,
         params,
@@ -96,12 +106,22 @@ def results(
     """
     now = params_for(config, as_of, window_weeks)
     before = params_for(config, as_of - PREVIOUS_WEEK, window_weeks)
-    frames = load_frames(engine, min(now.load_since, before.load_since))
+    frames = _load(engine, min(now.load_since, before.load_since))
     kind, scheduler = config.pipeline.engine, config.pipeline.scheduler or None
     return (
         _compute(frames, now, kind, scheduler),
         _compute(frames, before, kind, scheduler),
     )
+
+
+def _load(engine: Engine, since: pd.Timestamp) -> StoreFrames:
+    frames = load_frames(engine, since)
+    if frames.people.empty:
+        raise UsageError(
+            "the org chart is empty: load it first (cadence org import FILE.csv, or cadence org "
+            "pull), then sync"
+        )
+    return frames
 
 
 def _compute(
