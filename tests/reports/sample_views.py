@@ -1,4 +1,5 @@
-"""Hand-built view dicts shaped as /work/notes VIEWS.md says, for tests of the renderers alone.
+"""Hand-built view dicts shaped as the JSON reports are (docs/reports.md), for tests of the
+renderers alone.
 
 The golden tests run the real pipeline; these cover what a real org rarely shows at once (every
 reason, hostile names, nulls) and keep renderer tests independent of the pipeline's arithmetic.

@@ -207,6 +207,7 @@ def all_command(
       cadence report all --email
     """
     from cadence.jobs.report_all import publish_all
+    from cadence.reports.words import one_line
 
     config = app.config
     folder = out if out is not None else config.resolve(config.report.out_dir)
@@ -240,5 +241,8 @@ def all_command(
     elif send:
         app.info(f"emailed {len(summary.written) - len(refused)} reports")
     for address, reason in refused.items():
-        click.echo(f"Error: the mail server refused {address}: {reason}", err=True)
+        # Both come from outside (the org chart, the mail server): one visible line each.
+        click.echo(
+            f"Error: the mail server refused {one_line(address)}: {one_line(reason)}", err=True
+        )
     return 1 if refused else 0
