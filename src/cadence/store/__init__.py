@@ -1,6 +1,8 @@
 """The store: people, events, attendees and sync state in SQLite or PostgreSQL.
 
-``models`` declares the tables, ``database`` opens an engine and checks the schema version,
-``events`` saves normalised events in bulk (idempotent upserts) together with a mailbox's sync
-token, ``people`` keeps the org chart. Migrations live in ``migrations/`` (Alembic).
+``models`` declares the tables, ``database`` opens an engine (every failure of the database one
+line, every secret of a URL masked) and checks the schema version, ``upsert`` saves normalised
+events in bulk (idempotent upserts), after ``fitting`` has put every value a calendar sends into
+the form its column can hold, ``sync_state`` saves them with a mailbox's sync token, ``people``
+keeps the org chart. Migrations live in ``migrations/`` (Alembic).
 """

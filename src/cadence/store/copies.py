@@ -5,17 +5,21 @@ alone, and Graph reports an occurrence ``@removed`` or simply stops listing it. 
 depends on what this calendar held before, so the sync job hands each reader a
 :class:`MailboxCopies` (the connectors' ``StoredCopies``): the connector asks, the store answers
 with :class:`cadence.normalised.StoredCopy` records, and the connector never sees a database.
+It asks by the ids its calendar gives, which the store may keep in a shorter form
+(:mod:`cadence.store.fitting`): the answer is keyed by the ids it asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, RowMapping, select
 
 from cadence.normalised import StoredCopy
+from cadence.store.fitting import EVENT_ID_LIMIT, is_replacement, stored_ids
 from cadence.store.upsert import EVENTS
 
 # Ids bound per query: well below both backends' parameter limits.
@@ -53,7 +57,8 @@ class MailboxCopies:
         return [EVENTS.c.source == self.source, EVENTS.c.mailbox == self.mailbox]
 
     def copies(self, event_ids: Iterable[str]) -> dict[str, StoredCopy]:
-        ids = list(event_ids)
+        asked = stored_ids(event_ids)  # stored id -> the id the connector knows
+        ids = list(asked)
         found: dict[str, StoredCopy] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(ids), ID_BATCH):
@@ -61,11 +66,13 @@ class MailboxCopies:
                     *self._where(), EVENTS.c.event_id.in_(ids[i : i + ID_BATCH])
                 )
                 for row in conn.execute(query).mappings():
-                    found[row["event_id"]] = _record(row)
+                    ident = asked[row["event_id"]]
+                    found[ident] = replace(_record(row), event_id=ident)
         return found
 
     def series_copies(self, series_ids: Iterable[str]) -> dict[str, list[StoredCopy]]:
-        ids = sorted(set(series_ids))
+        asked = stored_ids(series_ids)
+        ids = sorted(asked)
         found: dict[str, list[StoredCopy]] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(ids), ID_BATCH):
@@ -73,7 +80,7 @@ class MailboxCopies:
                     *self._where(), EVENTS.c.series_id.in_(ids[i : i + ID_BATCH])
                 )
                 for row in conn.execute(query).mappings():
-                    found.setdefault(row["series_id"], []).append(_record(row))
+                    found.setdefault(asked[row["series_id"]], []).append(_record(row))
         return found
 
     def organised_live(self, start: datetime, end: datetime) -> list[str]:
@@ -88,4 +95,7 @@ class MailboxCopies:
             c.start < end,
         )
         with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars().all())
+            ids = conn.execute(query).scalars().all()
+        # A replaced id is not the one the calendar lists, so the connector would take it for
+        # gone and cancel a live event: it is left out (its cancellation will come by delta).
+        return [i for i in ids if not is_replacement(i, EVENT_ID_LIMIT)]

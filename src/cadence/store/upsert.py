@@ -9,6 +9,10 @@ alone decides from them when a miss happened, docs/metrics.md):
 - ``original_start`` keeps the first value seen, so a moved one-off counts as rescheduled;
 - ``cancel_seen_at`` / ``response_seen_at``: the first sync that saw a cancellation or a response,
   left null when the mailbox's very first sync found it (its time is unknowable).
+
+Every value is first put in the form its column can hold (:mod:`cadence.store.fitting`): a sender
+chooses an invitation's UID and its guests' addresses, and one value PostgreSQL refuses would
+otherwise fail the page and its mailbox.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from cadence.normalised import Attendee, Event
+from cadence.store.fitting import fitted_events
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
 from cadence.store.models import UTCDateTime
@@ -376,6 +381,7 @@ def save_events(
     """
     if not events:
         return 0
+    events = fitted_events(events)
     postgres = conn.dialect.name == "postgresql"
     statements = _statements(conn.dialect.name)
     load = _load_postgresql if postgres else _load_sqlite
