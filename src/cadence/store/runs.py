@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
+from cadence.store.database import short_message
 from cadence.store.models import Mailbox, RunLog, SyncState
 
 
@@ -28,6 +29,10 @@ def start_run(engine: Engine, command: str, started: datetime) -> int:
 
 
 def finish_run(engine: Engine, run_id: int, finished: datetime, summary: dict[str, Any]) -> None:
+    """Complete a row of the run log; an ``error`` in the summary is kept as one short line
+    with its secrets masked, as every error the store keeps."""
+    if isinstance(summary.get("error"), str):
+        summary = {**summary, "error": short_message(summary["error"])}
     with engine.begin() as conn:
         conn.execute(
             update(RunLog)

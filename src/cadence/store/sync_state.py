@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from cadence.normalised import Event
+from cadence.store.database import short_message
 from cadence.store.models import Mailbox, Source, SyncState
 from cadence.store.upsert import dialect_insert, save_events
 
@@ -88,11 +89,16 @@ def record_outcome(
     events_changed: int = 0,
     requests: int = 0,
 ) -> None:
-    """Record how a mailbox's sync ended, for ``cadence status``."""
+    """Record how a mailbox's sync ended, for ``cadence status``.
+
+    ``error`` is kept as one short line with its secrets masked (:func:`short_message`),
+    whatever raised it: a driver's message goes on with its SQL, thousands of characters that
+    ``cadence status`` would print on every line of a failing mailbox.
+    """
     values: dict[str, Any] = {
         "last_run_at": ran_at,
         "outcome": "failed" if error else "ok",
-        "error": error,
+        "error": (short_message(error) or "failed") if error else None,
         "events_changed": events_changed,
         "requests": requests,
     }
