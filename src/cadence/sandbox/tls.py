@@ -3,7 +3,8 @@
 Microsoft's client library (msal) insists on https for the authority and the token endpoint
 (docs/outlook.md), so the Graph stand-in serves TLS. Nothing here is trusted by the system: the
 CA's certificate is written to a file the client is pointed at (``ca_file`` in the config, or
-``verify=`` on a ``requests.Session``), and the key never leaves the process's temp folder.
+``verify=`` on a ``requests.Session``), and the key never leaves the process's temp folder (or
+the demo's), which is private to the user, as the key file in it is (:func:`write_private`).
 
 The same module makes the client certificates an app registration can use for certificate
 authentication (:func:`make_client_certificate`), so tests and the demo can exercise it too.
@@ -12,6 +13,7 @@ authentication (:func:`make_client_certificate`), so tests and the demo can exer
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,9 +87,24 @@ def _builder(
     )
 
 
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` readable by its owner alone (0600, or what a stricter umask
+    leaves) from the first byte on, whatever the umask, and never through a symbolic link:
+    created with a wider mode and narrowed afterwards, a key would be readable for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, os.fstat(fd).st_mode & 0o600)  # a file that existed keeps its mode else
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return path
+
+
 def make_tls(folder: Path, host: str = "127.0.0.1") -> TLSFiles:
-    """A fresh CA and a certificate for ``host`` signed by it, written into ``folder``."""
+    """A fresh CA and a certificate for ``host`` signed by it, written into ``folder``, which is
+    made private (0700) with the key in it (0600), whatever the umask."""
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(folder.stat().st_mode & 0o700)
     ca_key = _key()
     ca_name = _name("cadence stand-in CA")
     ca_cert = (
@@ -131,8 +148,7 @@ def make_tls(folder: Path, host: str = "127.0.0.1") -> TLSFiles:
     files = TLSFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
     files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    files.key_file.write_bytes(_key_pem(server_key))
-    files.key_file.chmod(0o600)
+    write_private(files.key_file, _key_pem(server_key))
     return files
 
 

@@ -3,8 +3,9 @@
 On PostgreSQL (hosts sharing one database) it is a session advisory lock, held by a dedicated
 connection whose ``application_name`` says who holds it, so a second run can name the holder.
 On SQLite it is an exclusive ``flock`` on ``<database>.lock`` beside the database file, whose
-content names the holder. Both are released by the operating system or the server when the
-holding process dies, so a killed run never leaves a stale lock behind.
+content names the holder; it is private (0600) and never opened through a symbolic link. Both
+are released by the operating system or the server when the holding process dies, so a killed
+run never leaves a stale lock behind.
 """
 
 from __future__ import annotations
@@ -59,7 +60,17 @@ def _lock_path(engine: Engine) -> Path:
 @contextmanager
 def _file_lock(path: Path, what: str) -> Iterator[str]:
     holder = holder_description(what)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # Private (0600, or what a stricter umask leaves), and never through a symbolic link:
+        # whoever could plant one beside the database would have cadence truncate its target.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        reason = (
+            "it is a symbolic link, which cadence never follows"
+            if path.is_symlink()
+            else exc.strerror
+        )
+        raise StoreError(f"cannot open the lock file {path}: {reason}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
