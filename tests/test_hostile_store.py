@@ -616,6 +616,19 @@ def test_a_database_deleted_under_an_open_engine_refuses_to_commit(sqlite_url: s
     engine.dispose()
 
 
+def test_a_deleted_database_is_not_made_anew_by_the_next_connection(sqlite_url: str) -> None:
+    """A sync's next connection would otherwise make an empty database where the file was."""
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    engine = make_engine(sqlite_url)
+    save_page(engine, "google", ANN, [event("e1")], seen_at=SYNC1, first_sync=True)
+    path.unlink()
+    engine.dispose()  # every connection closed: the next one opens the path again
+    with pytest.raises(StoreError, match="was deleted or replaced"):
+        save_page(engine, "google", ANN, [event("e2")], seen_at=SYNC1, first_sync=True)
+    engine.dispose()
+    assert not path.exists()
+
+
 def test_a_database_replaced_under_an_open_engine_refuses_to_commit(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -185,30 +185,41 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _watch_file(engine: Engine, path: Path) -> None:
-    """Create ``path`` private before SQLite would create it world-readable, and refuse every
-    commit once ``path`` is no longer the file the connection writes to.
+    """Create ``path`` private before SQLite would create it world-readable, and refuse to go
+    on once ``path`` is no longer the file the engine's connections write to.
 
     A connection keeps writing to a database file that was deleted (or replaced, say by a
     restored backup): everything a sync saved would vanish with the last connection while the
-    sync reported success. So each connection remembers the file it opened, and a commit first
-    checks that the path still leads there.
+    sync reported success, and a new connection would make an empty database at the path. So
+    each connection remembers the file it opened and a commit first checks that the path still
+    leads there; once the engine has opened the file, a missing one is never made anew.
     """
 
+    def gone() -> StoreError:
+        return StoreError(
+            f"the database {path} was deleted or replaced while cadence was using it: nothing "
+            "this run saved since then is kept; check the file and run again"
+        )
+
+    opened: list[tuple[int, int]] = []  # the file the first connection found
+
     def create_private(*_args: Any) -> None:
+        if opened and _identity(path) != opened[0]:
+            raise gone()
         # It exists already, or its folder does not: SQLite says which when it opens it.
         with suppress(OSError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
     def remember(_dbapi_connection: Any, record: Any) -> None:
-        record.info["cadence_file"] = _identity(path)
+        found = _identity(path)
+        if found is not None and not opened:
+            opened.append(found)
+        record.info["cadence_file"] = found
 
     def check(conn: Connection) -> None:
-        opened = conn.info.get("cadence_file")
-        if opened is not None and _identity(path) != opened:
-            raise StoreError(
-                f"the database {path} was deleted or replaced while cadence was using it: "
-                "nothing this run saved since then is kept; check the file and run again"
-            )
+        mine = conn.info.get("cadence_file")
+        if mine is not None and _identity(path) != mine:
+            raise gone()
 
     event.listen(engine, "do_connect", create_private)
     event.listen(engine, "connect", remember)
