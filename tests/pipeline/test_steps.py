@@ -401,7 +401,7 @@ def test_the_thresholds_are_the_health_settings() -> None:
     assert params.as_of == AS_OF + HOUR and params.window_weeks == 12
     with pytest.raises(UsageError, match="time zone"):
         params_for(config, datetime(2026, 11, 23))
-    with pytest.raises(UsageError, match="at least 1"):
+    with pytest.raises(UsageError, match="must be 1 to 520"):
         params_for(config, AS_OF.to_pydatetime(), window_weeks=0)
 
 
