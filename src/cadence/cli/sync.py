@@ -25,8 +25,11 @@ def progress_line(done: int, total: int, failed: int) -> None:
 
 def report_failures(summary: SyncSummary) -> None:
     """Each failed mailbox on stderr with its reason (always, even with --quiet)."""
+    from cadence.reports.words import one_line
+
     for r in summary.failed:
-        click.echo(f"failed: {r.source}: {r.mailbox}: {r.error}", err=True)
+        # The reason may quote what a calendar sent (an event's id): shown as visible text.
+        click.echo(f"failed: {r.source}: {r.mailbox}: {one_line(r.error or '')}", err=True)
 
 
 @click.command("sync")

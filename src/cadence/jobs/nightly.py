@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from cadence.config import Config
 from cadence.jobs.run_log import logged_run
 from cadence.jobs.sync import Progress, SyncSummary, prepare, sync_sources
+from cadence.reports.words import one_line
 from cadence.store.lock import run_lock
 
 log = logging.getLogger("cadence.nightly")
@@ -82,7 +83,7 @@ def run_nightly(
                     "sync failed: %s: %s: %s",
                     r.source,
                     r.mailbox,
-                    r.error,
+                    one_line(r.error or ""),
                     extra={"event": "mailbox_failed", "source": r.source, "mailbox": r.mailbox},
                 )
             summary = NightlySummary(sync=sync)
@@ -105,7 +106,12 @@ def run_nightly(
                 summary.refused = refused
                 summary.emailed = len(written.written) - len(refused) if email else 0
                 for address, reason in refused.items():
-                    log.error("email refused: %s: %s", address, reason, extra={"event": "refused"})
+                    log.error(
+                        "email refused: %s: %s",
+                        one_line(address),
+                        one_line(reason),
+                        extra={"event": "refused"},
+                    )
             summary.seconds = time.monotonic() - clock
             run.summary = summary.as_dict()
         log.info(_line(summary, shard), extra={"event": "summary", **summary.as_dict()})

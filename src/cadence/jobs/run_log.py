@@ -16,18 +16,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from cadence.store.database import short_message
 from cadence.store.runs import finish_run, start_run
 
 log = logging.getLogger("cadence.runs")
-ERROR_CHARS = 300
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as one short line, for the run log and ``cadence status``."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """An exception as one short line, secrets masked, for the run log and ``cadence status``."""
+    text = str(exc) or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
         text = f"{exc.filename}: {text}"
-    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
+    return short_message(text)
 
 
 @dataclass

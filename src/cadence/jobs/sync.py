@@ -32,10 +32,11 @@ from sqlalchemy import Engine
 
 from cadence.config import Config, SyncConfig
 from cadence.connectors.base import CalendarConnector, MailboxJob, MailboxReader, Window
-from cadence.errors import ConfigError, InputError, SyncError, TokenExpired
+from cadence.errors import ConfigError, InputError, StoreError, SyncError, TokenExpired
 from cadence.jobs.run_log import logged_run
 from cadence.normalised import normalise_email
 from cadence.store.copies import MailboxCopies
+from cadence.store.database import short_message
 from cadence.store.lock import run_lock
 from cadence.store.models import SyncState
 from cadence.store.people import mailbox_emails
@@ -367,9 +368,11 @@ def sync_mailbox(
             token, window = plan_round(None, sync, seen_at, True)
             events += _round(reader, engine, source, mailbox, None, window, seen_at, first_sync)
     except SyncError as exc:
-        error = str(exc.about(mailbox))
+        error = short_message(str(exc.about(mailbox)))
+    except StoreError:
+        raise  # the database failing is the run's failure, not this mailbox's
     except Exception as exc:  # a bug or an unforeseen answer must not stop the other mailboxes
-        error = f"unexpected {type(exc).__name__}: {exc}"
+        error = short_message(f"unexpected {type(exc).__name__}: {exc}")
     requests = reader.requests - before
     record_outcome(
         engine,
