@@ -128,3 +128,9 @@ def changed(m: Meeting, **kw: object) -> Meeting:
 
 def config(**health: object) -> Config:
     return parse_config({"health": dict(health)} if health else {})
+
+
+def team(manager: str, *names: str) -> list[tuple[str, str, str | None]]:
+    """People rows for :func:`add_people`: each of ``names`` (email ``name@acme.test``, lower
+    case) reporting to ``manager``, so a small org reads as its tree."""
+    return [(f"{name.lower()}@acme.test", name, manager) for name in names]
