@@ -6,6 +6,11 @@ A connector knows its API and nothing of the database: the job hands each round 
 earlier syncs (what this mailbox's calendar held before, to tell what a sparse or removed item
 means) reaches it through :class:`StoredCopies`, which the store implements with plain
 :class:`cadence.normalised.StoredCopy` records; tests can hand in a dict-backed one.
+
+It also owns the one rule for putting data into a URL path (:func:`path_segment`): a mailbox
+address, an event id or a series id is exactly one segment, whatever characters it holds. A
+``/`` kept as it is would let ``../users/someone-else@acme.test`` in the org chart climb to another
+person's calendar (HTTP clients and servers resolve ``..``) and make ``a/b@acme.test`` unreadable.
 """
 
 from __future__ import annotations
@@ -14,13 +19,35 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+from urllib.parse import quote
 
+from cadence.errors import SyncError
 from cadence.normalised import Event, OrgPerson, StoredCopy
 
 
 def rfc3339_utc(t: datetime) -> str:
     """An instant as both APIs take it in a query: RFC 3339, UTC, whole seconds."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def one_segment(value: str) -> str:
+    """``value`` unchanged, once it is sure to stay one path segment when percent-encoded.
+
+    Encoding keeps ``.`` as it is, and an empty segment, ``.`` or ``..`` would be dropped or
+    resolved by the client or the server: such a value names no mailbox or event and is refused.
+    The Google connector calls this alone, since google-api-python-client encodes its path
+    parameters itself (uritemplate's ``quote(value, safe="")``) and encoding twice would turn
+    ``%`` into ``%25``.
+    """
+    if value in ("", ".", ".."):
+        raise SyncError(f"{value!r} cannot be one segment of a URL path")
+    return value
+
+
+def path_segment(value: str) -> str:
+    """``value`` as exactly one percent-encoded URL path segment: ``/``, ``?``, ``#``, ``%`` and
+    every other reserved character encoded (``urllib.parse.quote`` alone keeps ``/``)."""
+    return quote(one_segment(value), safe="")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ instance (only ``id``, ``recurringEventId``, ``originalStartTime``) keeps what t
 it (the job's :class:`~cadence.connectors.base.StoredCopies` says whether it knew it); one never
 seen before takes its organizer, attendees and times from the series.
 
+Calendar and event ids go to the library as they are: it percent-encodes each path parameter as
+one segment (``/`` included), exactly as :func:`~cadence.connectors.base.path_segment` does for
+Graph, so only :func:`~cadence.connectors.base.one_segment` is applied here.
+
 Failures are classified by :func:`classify`, the one map from the client libraries' errors to
 cadence's: 429, 403 ``rateLimitExceeded``/``userRateLimitExceeded``, 5xx, dropped connections,
 timeouts and unreadable bodies are retried; 403 ``quotaExceeded`` is retried with the long
@@ -41,7 +45,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from cadence.config import Config, GoogleSource
-from cadence.connectors.base import MailboxJob, Page, rfc3339_utc
+from cadence.connectors.base import MailboxJob, Page, one_segment, rfc3339_utc
 from cadence.connectors.retry import (
     MalformedAnswer,
     Retryable,
@@ -236,10 +240,11 @@ class GoogleReader:
         def gone(exc: BaseException) -> bool:
             return isinstance(exc, HttpError) and exc.status_code in (404, 410)
 
+        calendar, event = one_segment(mailbox), one_segment(series_id)
         try:
             return self.connector.retry.call(
                 lambda: _answer(
-                    events.get(calendarId=mailbox, eventId=series_id).execute(num_retries=0)
+                    events.get(calendarId=calendar, eventId=event).execute(num_retries=0)
                 ),
                 lambda exc: None if gone(exc) else classify(exc),
             )
@@ -253,7 +258,7 @@ class GoogleReader:
     def pages(self, job: MailboxJob) -> Iterator[Page]:
         events = self._resource("calendar", "v3", "events", job.mailbox, [CALENDAR_SCOPE])
         params: dict[str, Any] = {
-            "calendarId": job.mailbox,
+            "calendarId": one_segment(job.mailbox),
             "singleEvents": True,
             "showDeleted": True,
             "maxResults": self.connector.page_size,

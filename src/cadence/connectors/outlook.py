@@ -14,6 +14,10 @@ Each worker thread reads mailboxes through an :class:`OutlookReader`:
 - each series master is fetched once per run, by the first mailbox that meets the series
   (several at once by ``$batch``), for its recurrence and its ``cancelledOccurrences``.
 
+Every mailbox address and id put into a path is one percent-encoded segment
+(:func:`~cadence.connectors.base.path_segment`), so no address in the org chart can reach
+another user's calendar and an address holding ``/`` reads its own.
+
 Cancellations are recognised in every way Graph shows them, each stored as status
 ``cancelled`` (with ``lastModifiedDateTime`` as its time when the copy has one): ``isCancelled``
 (an attendee's copy); an occurrence whose master lists it in ``cancelledOccurrences``; and an
@@ -41,12 +45,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from cadence.config import Config, OutlookSource
-from cadence.connectors.base import MailboxJob, Page, rfc3339_utc
+from cadence.connectors.base import MailboxJob, Page, path_segment, rfc3339_utc
 from cadence.connectors.outlook_auth import GraphAuth, make_session
 from cadence.connectors.outlook_events import Series, map_event, read_master, series_uid
 from cadence.connectors.retry import (
@@ -324,7 +328,7 @@ class OutlookReader:
         else:
             w = job.window
             url = (
-                f"{self.c.graph}/users/{quote(job.mailbox)}/calendarView/delta"
+                f"{self.c.graph}/users/{path_segment(job.mailbox)}/calendarView/delta"
                 f"?startDateTime={rfc3339_utc(w.start)}&endDateTime={rfc3339_utc(w.end)}"
             )
             body = self.get(url)
@@ -433,7 +437,8 @@ class OutlookReader:
         return found
 
     def _master_url(self, mailbox: str, ident: str) -> str:
-        return f"/users/{quote(mailbox)}/events/{quote(ident)}?$select={MASTER_FIELDS}"
+        user, event = path_segment(mailbox), path_segment(ident)
+        return f"/users/{user}/events/{event}?$select={MASTER_FIELDS}"
 
     def _fetch_masters(self, mailbox: str, ids: list[str]) -> dict[str, Series | None]:
         if len(ids) == 1:

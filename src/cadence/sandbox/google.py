@@ -22,7 +22,9 @@ pointed at it:
 - No or an unknown bearer token: ``401``; a token of another user, or without the scope: ``403``.
 
 Call kinds for faults and counters: ``token``, ``events.list``, ``events.get``, ``users.list``;
-the mailbox is the calendar id (or the token's subject for the token endpoint).
+the mailbox is the calendar id (or the token's subject for the token endpoint). Paths are routed
+as Google's front end does: ``..`` resolved, then each segment decoded once, so a calendar id
+holding ``/`` (sent as ``%2F``) is one calendar id.
 """
 
 from __future__ import annotations
@@ -38,14 +40,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from cadence.normalised import normalise_email
-from cadence.sandbox.server import Request, Response, StandIn
+from cadence.sandbox.server import Request, Response, StandIn, path_segments
 from cadence.sandbox.world import Occurrence, Series, World
 
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
@@ -63,7 +65,7 @@ DIRECTORY_SCOPES = frozenset(
         "https://www.googleapis.com/auth/admin.directory.user.readonly",
     }
 )
-CALENDAR_PREFIX = "/calendar/v3/calendars/"
+CALENDAR_PREFIX = ("calendar", "v3", "calendars")  # then {calendarId}/events[/{eventId}]
 USERS_PATH = "/admin/directory/v1/users"
 TOKEN_PATH = "/token"  # noqa: S105 - a path, not a secret
 
@@ -210,25 +212,23 @@ class GoogleStandIn(StandIn):
     # -- routing ------------------------------------------------------------------------------
 
     def classify(self, request: Request) -> tuple[str, str | None]:
-        if request.path == TOKEN_PATH:
+        segments = request.segments
+        if segments == path_segments(TOKEN_PATH):
             return "token", None
-        if request.path == USERS_PATH:
+        if segments == path_segments(USERS_PATH):
             return "users.list", None
-        if request.path.startswith(CALENDAR_PREFIX):
-            parts = request.path[len(CALENDAR_PREFIX) :].split("/")
-            mailbox = normalise_email(unquote(parts[0]))
-            if len(parts) == 2 and parts[1] == "events":
-                return "events.list", mailbox
-            if len(parts) == 3 and parts[1] == "events":
-                return "events.get", mailbox
+        if segments[:3] == CALENDAR_PREFIX and len(segments) in (5, 6):
+            mailbox = normalise_email(segments[3])
+            if segments[4] == "events":
+                return "events.list" if len(segments) == 5 else "events.get", mailbox
         return "other", None
 
     def route(self, request: Request) -> Response:
         try:
-            if request.path == TOKEN_PATH and request.method == "POST":
-                return self._token(request)
             kind, mailbox = self.classify(request)
-            if request.method != "GET" or kind == "other":
+            if kind == "token" and request.method == "POST":
+                return self._token(request)
+            if request.method != "GET" or kind in ("other", "token"):
                 return Response(404, google_error(404, "notFound", "Not Found"))
             if kind == "users.list":
                 self._authorise(request, DIRECTORY_SCOPES, None)
@@ -490,7 +490,7 @@ class GoogleStandIn(StandIn):
     # -- events.get ---------------------------------------------------------------------------
 
     def _get(self, request: Request, mailbox: str) -> Response:
-        wanted = unquote(request.path.rsplit("/", 1)[1])
+        wanted = request.segments[-1]
         for s in self.world.series_of(mailbox):
             if event_id(s.uid) != wanted:
                 continue

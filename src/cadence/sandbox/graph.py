@@ -10,7 +10,8 @@ counters), and answers what the Outlook connector calls:
   odata.maxpagesize=N`` and ``outlook.timezone``, paged by ``@odata.nextLink`` until an
   ``@odata.deltaLink``; a delta link returns what changed since its round, with ``{"id": ...,
   "@removed": {"reason": "deleted"}}`` for what left the view. ``{id}`` is the user's object id or
-  their address;
+  their address, one percent-decoded path segment (``..`` in a path climbs, as in any server, and
+  ``%2F`` stays inside its segment: an address that is no user's is ``ErrorInvalidUser``);
 - ``GET /v1.0/users/{id}/events/{id}``: an event, or a series master with ``recurrence`` and
   ``cancelledOccurrences``;
 - ``GET /v1.0/users`` with ``$expand=manager``, ``$top`` and ``@odata.nextLink`` paging;
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography import x509
@@ -322,7 +323,7 @@ class GraphStandIn(StandIn):
     # -- what the base server asks ----------------------------------------------------------------
 
     def _mailbox(self, ident: str) -> str | None:
-        ident = unquote(ident)
+        """The address a (decoded) ``/users/{id}`` segment names: an address, or an object id."""
         if "@" in ident:
             return ident.strip().lower()
         with self._state_lock:
@@ -331,7 +332,7 @@ class GraphStandIn(StandIn):
             return self._ids.get(ident)
 
     def classify(self, request: Request) -> tuple[str, str | None]:
-        parts = request.path.strip("/").split("/")
+        parts = list(request.segments) or [""]
         if parts[-1] == "openid-configuration":
             return "openid", None
         if parts[-1] == "token":
@@ -343,9 +344,10 @@ class GraphStandIn(StandIn):
             return "batch", None
         if rest == ["users"]:
             return "users", None
-        if len(rest) >= 3 and rest[0] == "users":
-            kind = "delta" if rest[2:] == ["calendarView", "delta"] else "event"
-            return kind, self._mailbox(rest[1])
+        if len(rest) == 4 and rest[0] == "users" and rest[2:] == ["calendarView", "delta"]:
+            return "delta", self._mailbox(rest[1])
+        if len(rest) == 4 and rest[0] == "users" and rest[2] == "events":
+            return "event", self._mailbox(rest[1])
         return "other", None
 
     def admit(self, kind: str, mailbox: str | None) -> Response | None:
@@ -403,7 +405,7 @@ class GraphStandIn(StandIn):
             return _graph_error(404, "ErrorInvalidUser", "The requested user is invalid.")
         if kind == "delta":
             return self._delta(person.email, request)
-        return self._event(person.email, request.path.rstrip("/").rsplit("/", 1)[-1])
+        return self._event(person.email, request.segments[-1])
 
     # -- $batch -----------------------------------------------------------------------------------
 
@@ -572,7 +574,7 @@ class GraphStandIn(StandIn):
             "@odata.context": f"{self.graph_url}/$metadata#Collection(event)",
             "value": page,
         }
-        base = f"{self.graph_url}/users/{quote(email)}/calendarView/delta"
+        base = f"{self.graph_url}/users/{quote(email, safe='')}/calendarView/delta"
         token = secrets.token_urlsafe(16)
         with self._state_lock:
             if pending.offset + size < len(pending.entries):

@@ -11,7 +11,11 @@ for which mailbox). This module does the rest, the same way for both:
   slow answer, a malformed body), for the next N matching requests or always, optionally after
   letting the first K matching requests through (to fail "after page k");
 - **latency** on demand (``latency`` seconds slept per request, for benchmarks);
-- **counters**: total requests, per call kind, per mailbox.
+- **counters**: total requests, per call kind, per mailbox;
+- **paths as the real services read them** (:attr:`Request.segments`): dot segments resolved
+  first, then split at ``/``, then each segment percent-decoded once, so ``%2F`` stays inside
+  its segment and ``..`` climbs. A client that sends a mailbox unencoded is then routed where
+  Google or Graph would route it, and a test sees what that costs.
 """
 
 from __future__ import annotations
@@ -27,18 +31,36 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 FAULT_KINDS = frozenset({"status", "drop", "slow", "malformed"})
+
+
+def path_segments(path: str) -> tuple[str, ...]:
+    """A raw request path as a server routes it: ``.`` and ``..`` resolved (RFC 3986 5.2.4),
+    split at ``/`` (empty segments dropped), and only then each segment percent-decoded."""
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment not in ("", "."):
+            kept.append(segment)
+    return tuple(unquote(segment) for segment in kept)
 
 
 @dataclass(frozen=True)
 class Request:
     method: str
-    path: str  # without the query string, percent-decoding left to the stand-in
+    path: str  # without the query string, as sent: still percent-encoded
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The path's segments, decoded, as the real services route them (:func:`path_segments`)."""
+        return path_segments(self.path)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
