@@ -5,7 +5,7 @@ below it. The imports are parsed, not executed: every ``import`` and ``from ... 
 those inside functions, classes and ``if TYPE_CHECKING:`` blocks included, relative ones resolved
 against the module's package, and ``importlib.import_module("...")`` with a literal name too.
 
-    core        cadence (the package), errors, normalised, config, logs, orgchart, frames
+    core        cadence (the package), errors, normalised, config, logs, orgchart, frames, counts
     connectors  cadence.connectors.*   core, connectors; never sqlalchemy
     store       cadence.store.*        core, store
     pipeline    cadence.pipeline.*     core (but not cadence.config), pipeline; never sqlalchemy
@@ -39,6 +39,7 @@ CORE = frozenset(
         "cadence.logs",
         "cadence.orgchart",
         "cadence.frames",
+        "cadence.counts",
     }
 )
 # Every layer but core is one subpackage of cadence, named like the layer.

@@ -10,21 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cadence.counts import PAIR_COUNTS
 from cadence.pipeline.occurrences import DECLINED, HELD, MANAGER, MISSED, REPORT, UPCOMING
 from cadence.pipeline.params import Params, in_days
 from cadence.pipeline.rates import cancellation_rate
 
-# The pair counts, in the order the reports list them (docs/metrics.md "Pair figures").
-PAIR_COUNTS = [
-    "scheduled",
-    "held",
-    "missed",
-    "cancelled_by_manager",
-    "cancelled_by_report",
-    "declined",
-    "late_cancellations",
-    "rescheduled",
-]
+# The pair counts (cadence.counts, in the reports' order), and the streak counts.
 COUNTS = [*PAIR_COUNTS, "consecutive_missed", "streak_cancelled_by_manager"]
 FIGURE_COLUMNS = [
     *COUNTS,

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from cadence.counts import PAIR_COUNTS
 from cadence.errors import UsageError
-from cadence.pipeline.pairs import PAIR_COUNTS
 from cadence.pipeline.privacy import DirectorPrivacy, director_privacy
 from cadence.pipeline.rates import cancellation_rate
 from cadence.pipeline.result import HealthResult

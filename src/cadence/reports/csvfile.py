@@ -14,17 +14,11 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cadence.counts import PAIR_COUNTS
 from cadence.reports import words
 
 PAIR_FIELDS = (
-    "scheduled",
-    "held",
-    "missed",
-    "cancelled_by_manager",
-    "cancelled_by_report",
-    "declined",
-    "late_cancellations",
-    "rescheduled",
+    *PAIR_COUNTS,
     "cancellation_rate",
     "held_minutes",
     "intended_cadence_days",

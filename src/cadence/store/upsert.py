@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
+from cadence.frames import EVENT_COLUMNS
 from cadence.normalised import Attendee, Event
 from cadence.store.fitting import fitted_events
 from cadence.store.models import Attendee as AttendeeRow
@@ -85,24 +86,10 @@ def _staging(table: Table, names: Sequence[str], *extra: Column[Any]) -> Table:
 # What a copy says, staged as is, in the order _event_rows and _attendee_rows build their tuples.
 # The columns a sync derives (original_start's default, the cancellation's and the sync's
 # times) are computed by the merge statements, once for the whole page.
+SYNC_DERIVED = ("cancelled_at", "cancel_seen_at", "first_seen", "last_seen")
 STAGE_EVENTS = _staging(
     EVENTS,
-    [
-        "source",
-        "mailbox",
-        "event_id",
-        "series_id",
-        "ical_uid",
-        "original_start",
-        "start",
-        "end",
-        "all_day",
-        "event_type",
-        "status",
-        "organizer",
-        "recurrence",
-        "source_updated",
-    ],
+    [name for name in EVENT_COLUMNS if name not in SYNC_DERIVED],
     Column("lists_attendees", Boolean),
 )
 STAGE_ATTENDEES = _staging(
