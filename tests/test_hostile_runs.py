@@ -87,3 +87,16 @@ def test_a_nightly_while_a_sync_runs_is_refused(live: Live) -> None:
         engine.dispose()
     assert result.returncode == 1 and "cadence sync pid" in result.stderr
     assert live.served.google.total == 0
+
+
+def test_an_empty_shard_says_so(live: Live) -> None:
+    from cadence.jobs.sync import in_shard
+
+    emails = [p.email for p in live.company.people]
+    count = 200
+    empty = next(i for i in range(1, count + 1) if not any(in_shard(e, (i, count)) for e in emails))
+    result = live.cadence("nightly", "--shard", f"{empty}/{count}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"shard {empty}/{count} holds none of the {len(emails)} mailboxes" in result.stderr
+    assert "load the org chart" not in result.stderr
+    assert live.served.google.total == 0 and live.served.graph.total == 0

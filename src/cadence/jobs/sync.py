@@ -202,6 +202,13 @@ def prepare(
         if missing:
             raise InputError("not in the org chart of the chosen source(s): " + ", ".join(missing))
     if sum(len(ms) for ms in plan.values()) == 0:
+        everyone = {n: select_mailboxes(engine, config, n, mailboxes) for n in names}
+        if shard is not None and any(everyone.values()):
+            count = sum(len(ms) for ms in everyone.values())
+            raise InputError(
+                f"shard {shard[0]}/{shard[1]} holds none of the {count} mailboxes of the org "
+                "chart: run fewer shards"
+            )
         raise InputError(
             "no mailboxes to sync: load the org chart first (cadence org import / org pull)"
         )
