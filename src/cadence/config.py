@@ -9,15 +9,25 @@ from anywhere.
 Secrets never live in the file: a key ending in ``_env`` names an environment variable, a key
 ending in ``_file`` names a file. Unknown keys and wrong types are errors that name the file and
 the key, so a typo never silently falls back to a default.
+
+Every number has its range beside its key (:func:`limits`), checked at load with the cross-key
+rules (:func:`_check`): a careless ``concurrency = -1`` or ``stale_factor = inf`` is a one-line
+error naming the file and the key before anything runs, not a crash halfway through a night or
+figures that quietly mean nothing. No string may hold a control character: the values end up in
+mail headers, URLs and log lines, where a line break starts a new header or a new line.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cadence.errors import ConfigError
@@ -26,6 +36,58 @@ DEFAULT_CONFIG_NAME = "cadence.toml"
 # The formats a report can be written in: `[report] formats` is checked against them, the report
 # commands offer them, and cadence.reports.render renders each.
 FORMATS = ("md", "html", "json", "csv")
+# More workers than this only meet the APIs' throttling (Graph: 4 requests at once per mailbox,
+# Google: about 10,000 a minute per project) and the database's writer.
+MAX_CONCURRENCY = 64
+MAX_DAYS = 3660  # ten years: further than any calendar API is asked, or any figure looks
+MAX_WEEKS = 520
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number of the configuration may take: ``low`` to ``high`` (``None``: no
+    bound), ``low`` itself excluded when ``above``. Floats must be finite as well."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+
+    def why(self, value: float) -> str | None:
+        """What is wrong with ``value`` (``None``: nothing)."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number"
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return f"must be {'above' if self.above else 'at least'} {_show(self.low)}"
+        if self.high is not None and value > self.high:
+            return f"must be at most {_show(self.high)}"
+        return None
+
+    def text(self) -> str:
+        """The range as docs/configuration.md writes it beside its key."""
+        low = None if self.low is None else _show(self.low)
+        high = None if self.high is None else _show(self.high)
+        if self.above:
+            return f"above {low}, at most {high}" if high is not None else f"above {low}"
+        if low is not None and high is not None:
+            return f"{low} to {high}"
+        return f"at least {low}" if low is not None else f"at most {high}"
+
+
+def limits(low: float | None = None, high: float | None = None, *, above: bool = False) -> Any:
+    """Field metadata giving a number its :class:`Range`."""
+    return {"range": Range(low, high, above)}
+
+
+def number_range(cls: type[Any], key: str) -> Range | None:
+    """The range of a numeric key of a config dataclass."""
+    found = {f.name: f for f in fields(cls)}[key].metadata.get("range")
+    return found if isinstance(found, Range) else None
+
+
+def _show(value: float) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -41,21 +103,23 @@ class OrgConfig:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    lookback_days: int = 180
-    horizon_days: int = 35
-    concurrency: int = 8
+    lookback_days: int = field(default=180, metadata=limits(0, MAX_DAYS))
+    horizon_days: int = field(default=35, metadata=limits(1, MAX_DAYS))
+    concurrency: int = field(default=8, metadata=limits(1, MAX_CONCURRENCY))
     # A saved token's window is renewed (a full round) once less than this many days of the
-    # horizon remain, so future 1:1s never fall outside what cadence watches.
-    rebaseline_days: int = 7
-    max_retries: int = 6
+    # horizon remain, so future 1:1s never fall outside what cadence watches; less than
+    # horizon_days, or every round would be a full one.
+    rebaseline_days: int = field(default=7, metadata=limits(1, MAX_DAYS))
+    # The backoff doubles up to 32 s: 20 retries already wait about ten minutes for one call.
+    max_retries: int = field(default=6, metadata=limits(0, 20))
 
 
 @dataclass(frozen=True)
 class ReportConfig:
-    window_weeks: int = 12
-    trend_weeks: int = 26
+    window_weeks: int = field(default=12, metadata=limits(1, MAX_WEEKS))
+    trend_weeks: int = field(default=26, metadata=limits(1, MAX_WEEKS))
     out_dir: str = "reports"
-    min_group_size: int = 5
+    min_group_size: int = field(default=5, metadata=limits(1, 1000))  # 1: no floor
     formats: tuple[str, ...] = ("md",)
 
 
@@ -72,29 +136,32 @@ class PipelineConfig:
 class HealthConfig:
     """Every threshold of a pair's health (docs/metrics.md "Health"), with its default."""
 
-    late_cancel_hours: float = 24
-    max_duration_hours: float = 3
-    cancel_streak_unhealthy: int = 3
-    cancel_streak_at_risk: int = 2
-    stale_factor: float = 2
-    stale_default_days: float = 14
-    high_cancellation_min_scheduled: int = 4
-    high_cancellation_unhealthy: float = 0.5
-    high_cancellation_at_risk: float = 0.25
-    manager_cancels_min: int = 2
-    manager_cancels_share: float = 0.5
+    # 0: only a miss after the start is late.
+    late_cancel_hours: float = field(default=24, metadata=limits(0, 8760))
+    max_duration_hours: float = field(default=3, metadata=limits(0, 24, above=True))
+    cancel_streak_unhealthy: int = field(default=3, metadata=limits(1))
+    cancel_streak_at_risk: int = field(default=2, metadata=limits(1))  # <= unhealthy
+    stale_factor: float = field(default=2, metadata=limits(0, above=True))
+    stale_default_days: float = field(default=14, metadata=limits(0, MAX_DAYS, above=True))
+    high_cancellation_min_scheduled: int = field(default=4, metadata=limits(1))
+    # Rates: a rate of 0 would flag every pair.
+    high_cancellation_unhealthy: float = field(default=0.5, metadata=limits(0, 1, above=True))
+    high_cancellation_at_risk: float = field(default=0.25, metadata=limits(0, 1, above=True))
+    manager_cancels_min: int = field(default=2, metadata=limits(1))
+    # 0: any share of the misses, as long as manager_cancels_min are the manager's.
+    manager_cancels_share: float = field(default=0.5, metadata=limits(0, 1))
 
 
 @dataclass(frozen=True)
 class EmailConfig:
     host: str = ""
-    port: int = 587
+    port: int = field(default=587, metadata=limits(1, 65535))
     security: str = "starttls"  # starttls | ssl | none
     username: str = ""
     password_env: str = ""
     from_addr: str = ""
     subject_prefix: str = "[cadence]"
-    timeout_seconds: float = 30
+    timeout_seconds: float = field(default=30, metadata=limits(0, 3600, above=True))
 
     @property
     def enabled(self) -> bool:
@@ -110,7 +177,7 @@ class GoogleSource:
     customer: str = "my_customer"
     api_endpoint: str = ""
     directory_endpoint: str = ""
-    concurrency: int = 0  # 0: [sync] concurrency
+    concurrency: int = field(default=0, metadata=limits(0, MAX_CONCURRENCY))  # 0: [sync]'s
 
 
 @dataclass(frozen=True)
@@ -126,11 +193,16 @@ class OutlookSource:
     validate_authority: bool = True
     graph_url: str = "https://graph.microsoft.com/v1.0"
     ca_file: str = ""  # a CA bundle for a private authority or the stand-in; empty: the system's
-    concurrency: int = 0
+    concurrency: int = field(default=0, metadata=limits(0, MAX_CONCURRENCY))  # 0: [sync]'s
 
     @property
     def authority_url(self) -> str:
         return self.authority or f"https://login.microsoftonline.com/{self.tenant_id}"
+
+    @property
+    def thumbprint_hex(self) -> str:
+        """The thumbprint as msal takes it: hex digits alone (portals show colons or spaces)."""
+        return re.sub(r"[:\s]", "", self.certificate_thumbprint)
 
 
 Source = GoogleSource | OutlookSource
@@ -273,6 +345,18 @@ def _build(cls: type[Any], raw: Any, where: str, section: str, **fixed: Any) -> 
     return cls(**values)
 
 
+# Control characters (CR, LF, tab, escapes, NUL) and the line and paragraph separators.
+_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+# A GUID, or a verified domain name such as contoso.onmicrosoft.com: it is a segment of the
+# authority's URL path.
+_TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
+_URL_KEYS = {
+    GoogleSource: ("api_endpoint", "directory_endpoint"),
+    OutlookSource: ("authority", "graph_url"),
+}
+
+
 def _coerce(value: Any, hint: Any, where: str, section: str, key: str) -> Any:
     def wrong(expected: str) -> ConfigError:
         return ConfigError(
@@ -294,6 +378,13 @@ def _coerce(value: Any, hint: Any, where: str, section: str, key: str) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise wrong("a string")
+        breaking = [i for i, c in enumerate(value) if unicodedata.category(c) in _BREAKING]
+        if breaking:
+            # Named by position, not echoed: the value may be a URL with a password in it.
+            raise ConfigError(
+                f"{where}: [{section}] {key} must not hold control characters or line breaks, "
+                f"got U+{ord(value[breaking[0]]):04X} at character {breaking[0] + 1}"
+            )
         return value
     if get_origin(hint) is tuple:
         (item,) = get_args(hint)[:1]
@@ -313,19 +404,40 @@ def _check(config: Config, where: str) -> None:
         ZoneInfo(config.org.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise bad("org", "timezone", f"is not a known time zone: {config.org.timezone!r}") from exc
-    for section, obj in (("sync", config.sync), ("report", config.report)):
-        for f in fields(obj):
-            v = getattr(obj, f.name)
-            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
-                raise bad(section, f.name, "must not be negative")
-    if config.sync.concurrency < 1:
-        raise bad("sync", "concurrency", "must be at least 1")
-    if config.report.window_weeks < 1:
-        raise bad("report", "window_weeks", "must be at least 1")
-    if config.report.trend_weeks < 1:
-        raise bad("report", "trend_weeks", "must be at least 1")
-    if config.report.min_group_size < 1:
-        raise bad("report", "min_group_size", "must be at least 1 (1 turns the floor off)")
+    tables: list[tuple[str, Any]] = [
+        ("sync", config.sync),
+        ("report", config.report),
+        ("health", config.health),
+        ("email", config.email),
+    ]
+    tables += [(f"sources.{name}", source) for name, source in config.sources.items()]
+    for section, table in tables:
+        for f in fields(table):
+            value = getattr(table, f.name)
+            limit = f.metadata.get("range")
+            if isinstance(limit, Range) and (why := limit.why(value)) is not None:
+                raise bad(section, f.name, f"{why}, got {_show(value)}")
+    sync, health = config.sync, config.health
+    if sync.rebaseline_days >= sync.horizon_days:
+        raise bad(
+            "sync",
+            "rebaseline_days",
+            f"must be less than horizon_days ({sync.horizon_days}), got {sync.rebaseline_days}: "
+            "every round would be a full one",
+        )
+    for rule in ("cancel_streak", "high_cancellation"):
+        at_risk, unhealthy = (
+            getattr(health, f"{rule}_at_risk"),
+            getattr(health, f"{rule}_unhealthy"),
+        )
+        if at_risk > unhealthy:
+            raise bad(
+                "health",
+                f"{rule}_at_risk",
+                f"must not be above {rule}_unhealthy ({_show(unhealthy)}), got {_show(at_risk)}",
+            )
+    if not config.report.formats:
+        raise bad("report", "formats", f"must name at least one of {list(FORMATS)}")
     unknown = set(config.report.formats) - set(FORMATS)
     if unknown:
         raise bad("report", "formats", f"has unknown formats {sorted(unknown)}")
@@ -335,11 +447,22 @@ def _check(config: Config, where: str) -> None:
         raise bad("email", "security", "must be starttls, ssl or none")
     for name, source in config.sources.items():
         section = f"sources.{name}"
+        for key in _URL_KEYS[type(source)]:
+            url = getattr(source, key)
+            if url and (why := _url_problem(url)):
+                raise bad(section, key, f"{why}, got {url!r}")
         if isinstance(source, GoogleSource) and not source.service_account_file:
             raise bad(section, "service_account_file", "is required for a google source")
         if isinstance(source, OutlookSource):
             if not source.tenant_id or not source.client_id:
                 raise bad(section, "tenant_id/client_id", "are required for an outlook source")
+            if not _TENANT.fullmatch(source.tenant_id):
+                raise bad(
+                    section,
+                    "tenant_id",
+                    "must be the tenant's GUID or domain name (contoso.onmicrosoft.com), "
+                    f"got {source.tenant_id!r}",
+                )
             if not source.client_secret_env and not source.certificate_file:
                 raise bad(
                     section,
@@ -348,6 +471,27 @@ def _check(config: Config, where: str) -> None:
                 )
             if source.certificate_file and not source.certificate_thumbprint:
                 raise bad(section, "certificate_thumbprint", "is required with certificate_file")
+            if source.certificate_thumbprint and not _THUMBPRINT.fullmatch(source.thumbprint_hex):
+                raise bad(
+                    section,
+                    "certificate_thumbprint",
+                    "must be the certificate's SHA-1 thumbprint, 40 hex digits (colons allowed), "
+                    f"got {source.certificate_thumbprint!r}",
+                )
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an API's base URL (``None``: it can)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "must be a URL with a port from 1 to 65535"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an https:// (or http://) URL with a host"
+    if port == 0:
+        return "must be a URL with a port from 1 to 65535"
+    return None
 
 
 def resolve_database_url(config: Config) -> str:
