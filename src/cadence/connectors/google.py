@@ -1,7 +1,9 @@
 """Google Workspace: Calendar v3 events of every mailbox, and the Admin SDK Directory.
 
 A service-account key with domain-wide delegation impersonates each mailbox in turn
-(``with_subject``); the token request goes to the key's ``token_uri``. Each worker thread owns one
+(``with_subject``); the token request goes to the key's ``token_uri``. The key file is read and
+checked when the connector is built (:func:`load_service_account`), so a wrong file is a
+configuration error before any mailbox is read, not a failure of each. Each worker thread owns one
 ``httplib2.Http`` (it is not thread-safe) wrapped in ``google_auth_httplib2.AuthorizedHttp``, and
 one ``googleapiclient`` service per mailbox built from the discovery documents shipped with the
 library (``static_discovery=True``: no network), pointed at ``api_endpoint`` when set.
@@ -36,6 +38,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import google_auth_httplib2
 import httplib2
@@ -46,6 +49,7 @@ from googleapiclient.errors import HttpError
 
 from cadence.config import Config, GoogleSource
 from cadence.connectors.base import MailboxJob, Page, one_segment, rfc3339_utc
+from cadence.connectors.keyfiles import key_file_error, read_key_file, rsa_key_problem
 from cadence.connectors.retry import (
     MalformedAnswer,
     Retryable,
@@ -112,6 +116,54 @@ class _Series:
         self.item = item
 
 
+# Other kinds of Google credential files, and what they are.
+_NOT_A_SERVICE_ACCOUNT = {
+    "authorized_user": "a user's OAuth credentials (gcloud auth application-default login)",
+    "external_account": "a workload identity federation configuration",
+    "impersonated_service_account": "an impersonation configuration",
+}
+
+
+def load_service_account(config: Config, source: GoogleSource) -> service_account.Credentials:
+    """The credentials of ``service_account_file``: a Google service account's JSON key, with
+    the fields domain-wide delegation needs, checked before any mailbox is read."""
+    key = "service_account_file"
+    path, data = read_key_file(config, source, key)
+
+    def bad(why: str) -> ConfigError:
+        return key_file_error(
+            config, source.name, key, path, f"is not a service account's JSON key: {why}"
+        )
+
+    try:
+        info = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise bad("not UTF-8 text") from None
+    except ValueError as exc:
+        raise bad(f"not JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise bad(f"a JSON {type(info).__name__} where an object is expected")
+    for field in ("type", "client_email", "private_key", "token_uri"):
+        if field not in info:
+            raise bad(f'"{field}" is missing')
+        if not isinstance(info[field], str) or not info[field].strip():
+            raise bad(f'"{field}" is not a text value')
+        if field == "type" and info["type"] != "service_account":
+            what = _NOT_A_SERVICE_ACCOUNT.get(info["type"], f'"type" is {info["type"]!r}')
+            raise bad(
+                f'{what}, not "type": "service_account"; create a key for the service account'
+            )
+    if urlsplit(info["token_uri"]).scheme not in ("https", "http"):
+        raise bad('"token_uri" is not an http(s) URL')
+    problem = rsa_key_problem(info["private_key"].encode("utf-8"))
+    if problem is not None:
+        raise bad(f'"private_key" {problem}')
+    try:
+        return service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE])
+    except (ValueError, KeyError, TypeError) as exc:  # google-auth's own checks, after ours
+        raise bad(type(exc).__name__) from None
+
+
 class GoogleConnector:
     """One Google source: a reader per worker thread, and its Directory."""
 
@@ -128,20 +180,7 @@ class GoogleConnector:
         self.retry = retry
         self.timeout = timeout
         self.page_size = page_size
-        key_file = config.resolve(source.service_account_file)
-        try:
-            self._credentials = service_account.Credentials.from_service_account_file(
-                str(key_file), scopes=[CALENDAR_SCOPE]
-            )
-        except FileNotFoundError as exc:
-            raise ConfigError(
-                f"[sources.{source.name}] service_account_file: {key_file} not found"
-            ) from exc
-        except (ValueError, KeyError) as exc:
-            raise ConfigError(
-                f"[sources.{source.name}] service_account_file: {key_file} is not a "
-                f"service-account JSON key ({exc})"
-            ) from exc
+        self._credentials = load_service_account(config, source)
         self._series: dict[str, Future[_Series]] = {}
         self._series_lock = threading.Lock()
 

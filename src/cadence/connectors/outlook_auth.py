@@ -6,21 +6,27 @@ msal talks to the authority through the run's ``requests.Session`` (which trusts
 one is configured: a private authority or the stand-in). msal reports a refused request as a dict
 with an ``error`` key, not as an exception; this module turns that, and a failed authority
 discovery, into :class:`~cadence.errors.AuthError` with a one-line message that never contains
-the secret or the private key.
+the secret or the private key. The certificate file and the CA bundle are read and checked when
+the connector is built (:mod:`cadence.connectors.keyfiles`): a file msal or requests could not
+use is a configuration error before any mailbox is read.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import msal
 import requests
+from cryptography import x509
 from requests.adapters import HTTPAdapter
 
 from cadence.config import Config, OutlookSource
-from cadence.errors import AuthError, ConfigError
+from cadence.connectors.keyfiles import NO_KEY, key_file_error, read_key_file, rsa_key_problem
+from cadence.errors import AuthError
 
 
 class CASession(requests.Session):
@@ -44,14 +50,24 @@ def make_session(config: Config, source: OutlookSource, pool_size: int) -> reque
     """One connection pool for the run: msal's calls and every worker's Graph calls share it."""
     session = CASession()
     if source.ca_file:
-        path = config.resolve(source.ca_file)
-        if not path.is_file():
-            raise ConfigError(f"{path}: [sources.{source.name}] ca_file not found")
-        session.verify = str(path)
+        session.verify = str(_ca_bundle(config, source))
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _ca_bundle(config: Config, source: OutlookSource) -> Path:
+    """``ca_file``, once it is sure to load as a PEM bundle (the way every request will load it):
+    a bundle that does not would fail every mailbox's connection instead, after its retries."""
+    path, _ = read_key_file(config, source, "ca_file")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError):
+        raise key_file_error(
+            config, source.name, "ca_file", path, "holds no PEM certificate that loads"
+        ) from None
+    return path
 
 
 def graph_resource(graph_url: str) -> str:
@@ -64,17 +80,22 @@ def graph_resource(graph_url: str) -> str:
 def _credential(config: Config, source: OutlookSource) -> str | dict[str, str]:
     section = f"sources.{source.name}"
     if source.certificate_file:
-        path = config.resolve(source.certificate_file)
-        try:
-            pem = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read [{section}] certificate_file: {exc}") from exc
-        if "PRIVATE KEY-----" not in pem:
-            raise ConfigError(
-                f"{path}: [{section}] certificate_file holds no PEM private key "
-                "(convert a .pfx with `openssl pkcs12 -in cert.pfx -out cert.pem -nodes`)"
-            )
-        return {"private_key": pem, "thumbprint": source.certificate_thumbprint.replace(":", "")}
+        key = "certificate_file"
+        path, data = read_key_file(config, source, key)
+        problem = rsa_key_problem(data)
+        if problem == NO_KEY:
+            problem += " (convert a .pfx with `openssl pkcs12 -in cert.pfx -out cert.pem -nodes`)"
+        if problem is None and b"-----BEGIN CERTIFICATE-----" in data:
+            try:
+                x509.load_pem_x509_certificates(data)
+            except ValueError:
+                problem = "holds a certificate that does not parse"
+        if problem is not None:
+            raise key_file_error(config, source.name, key, path, problem)
+        # PEM is ASCII once it parsed; anything else in the file (openssl's "Bag Attributes")
+        # is text msal skips.
+        pem = data.decode("utf-8", errors="replace")
+        return {"private_key": pem, "thumbprint": source.thumbprint_hex}
     return config.secret(section, "client_secret_env", source.client_secret_env)
 
 
