@@ -2,17 +2,17 @@
 
 Domain code raises :mod:`cadence.errors`; :func:`main` turns them into one-line messages on
 stderr with the exit codes README.md lists (0 ok, 1 failed, 2 bad usage or input, 3 some mailboxes
-failed). ``-v`` adds the traceback. Each command group lives in a module of its own here.
+failed). ``-v`` adds the traceback. :func:`cadence.logs.fail` writes that line, as a JSON object
+when the command was asked for JSON logs. Each command group lives in a module of its own here.
 """
 
 from __future__ import annotations
 
 import sys
-import traceback
 
 import click
 
-from cadence import __version__
+from cadence import __version__, logs
 from cadence.cli.app import App, common_options
 from cadence.cli.demo import demo_command
 from cadence.cli.nightly import nightly_command
@@ -60,17 +60,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        logs.fail(exc.format_message(), show=exc.show)
         sys.exit(exc.exit_code)
     except CadenceError as exc:
-        if App.verbose_requested():
-            traceback.print_exc()
-        click.echo(f"Error: {exc}", err=True)
+        logs.fail(str(exc), verbose=App.verbose_requested())
         sys.exit(exc.exit_code)
     except OSError as exc:
-        if App.verbose_requested():
-            traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+        logs.fail(f"{where}{exc.strerror or exc}", verbose=App.verbose_requested())
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)

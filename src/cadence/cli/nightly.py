@@ -42,11 +42,11 @@ def nightly_command(app: App, shard: str | None, log_format: str) -> int:
     from cadence import logs
     from cadence.jobs.nightly import parse_shard, run_nightly
 
+    logs.configure(log_format, app.verbose, app.quiet)  # first: every line after it follows it
     try:
         parsed = parse_shard(shard) if shard else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
-    logs.configure(log_format, app.verbose, app.quiet)
     summary = run_nightly(
         app.config,
         app.store,
