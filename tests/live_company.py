@@ -9,6 +9,9 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
 
 from cadence.config import load_config, resolve_database_url
 from cadence.orgchart import parse_csv
@@ -19,6 +22,7 @@ from cadence.store.database import make_engine, upgrade
 from cadence.store.people import replace_chart
 
 CADENCE = [sys.executable, "-c", "from cadence.cli import main; main()"]
+L = TypeVar("L", bound="Live")
 
 
 def cron_env(config_path: Path, database_url: str) -> dict[str, str]:
@@ -38,6 +42,7 @@ class Live:
     company: Company
     folder: Path
     database_url: str
+    world: World
 
     def cadence(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """The command as cron runs it: another process, the config from the environment."""
@@ -51,7 +56,13 @@ class Live:
         )
 
 
-def start(folder: Path, database_url: str, latency: float = 0.0) -> Iterator[Live]:
+def start(
+    folder: Path,
+    database_url: str,
+    latency: float = 0.0,
+    cls: type[L] = Live,  # type: ignore[assignment]
+) -> Iterator[L]:
+    """The company served and loaded; ``cls`` is Live or a test's subclass of it."""
     world = World()
     company = build_company(world, size=24, seed=5, sources=(GOOGLE, MICROSOFT))
     people = write_people(folder / "people.csv", company)
@@ -61,4 +72,18 @@ def start(folder: Path, database_url: str, latency: float = 0.0) -> Iterator[Liv
         upgrade(engine)
         replace_chart(engine, parse_csv(people, sources=config.sources))
         engine.dispose()
-        yield Live(served, company, folder, database_url)
+        yield cls(served, company, folder, database_url, world)
+
+
+def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``folder/disk`` while the fixture lasts: a real full disk,
+    remountable read-only (needs root; the test skips where it cannot mount)."""
+    mount = folder / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cadence.sandbox.demo import GOOGLE
-from live_company import Live, start
+from live_company import Live, small_tmpfs, start
 
 
 @pytest.fixture
@@ -43,16 +43,8 @@ def test_a_database_that_does_not_answer(live: Live) -> None:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs: a real full disk, and remountable read-only (needs root)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    """A 256 KiB tmpfs: a real full disk, and remountable read-only."""
+    yield from small_tmpfs(tmp_path, "256k")
 
 
 def test_a_read_only_report_folder(live: Live, small_disk: Path) -> None:

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,18 +27,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from cadence.config import load_config, resolve_database_url
 from cadence.errors import StoreError
 from cadence.normalised import Attendee, Event
-from cadence.orgchart import parse_csv
-from cadence.sandbox.company import Company, build_company
-from cadence.sandbox.demo import GOOGLE, MICROSOFT, Served, serve, write_people
-from cadence.sandbox.world import World
+from cadence.sandbox.demo import GOOGLE, MICROSOFT
 from cadence.store.copies import MailboxCopies
-from cadence.store.database import make_engine, redact, upgrade
+from cadence.store.database import make_engine, redact
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
-from cadence.store.people import replace_chart
 from cadence.store.sync_state import (
     ensure_mailboxes,
     load_sync_state,
@@ -47,7 +41,7 @@ from cadence.store.sync_state import (
     save_page,
 )
 from cadence.store.upsert import save_events
-from live_company import CADENCE, cron_env
+from live_company import CADENCE, Live, cron_env, small_tmpfs, start
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SYNC1 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -307,18 +301,14 @@ def test_an_error_kept_for_status_is_one_short_line(engine: Engine) -> None:
 # A live company: both stand-ins, a config, the org chart loaded, the world at hand.
 
 
-@dataclass
-class Stage:
-    world: World
-    company: Company
-    served: Served
-    folder: Path
-    url: str
+class Stage(Live):
+    """A live company (both stand-ins, a config, the org chart loaded, the world at hand) whose
+    commands can run under a umask."""
 
     def env(self) -> dict[str, str]:
-        return cron_env(self.served.config_path, self.url)
+        return cron_env(self.served.config_path, self.database_url)
 
-    def cadence(self, *args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:
+    def cadence(self, *args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:  # type: ignore[override]
         return cadence(*args, cwd=self.folder, env=self.env(), umask=umask)
 
     def person(self, source: str) -> str:
@@ -326,16 +316,7 @@ class Stage:
 
 
 def staged(folder: Path, url: str, latency: float = 0.0) -> Iterator[Stage]:
-    world = World()
-    company = build_company(world, size=24, seed=5, sources=(GOOGLE, MICROSOFT))
-    people = write_people(folder / "people.csv", company)
-    with serve(world, folder, latency=latency) as served:
-        config = load_config(served.config_path, database_url=url)
-        engine = make_engine(resolve_database_url(config))
-        upgrade(engine)
-        replace_chart(engine, parse_csv(people, sources=config.sources))
-        engine.dispose()
-        yield Stage(world, company, served, folder, url)
+    yield from start(folder, url, latency, cls=Stage)
 
 
 @pytest.fixture
@@ -358,7 +339,7 @@ def test_a_hostile_invitation_does_not_fail_the_mailboxes_it_reaches(stage: Stag
     assert status.returncode == 0 and "mailboxes_failed: 0" in status.stdout, status.stdout
     again = stage.cadence("sync", "--full")
     assert again.returncode == 0, again.stderr
-    engine = make_engine(stage.url)
+    engine = make_engine(stage.database_url)
     with engine.connect() as conn:
         copies = conn.execute(
             select(EventRow.mailbox, EventRow.ical_uid).where(
@@ -511,8 +492,8 @@ def sqlite_stage(tmp_path: Path, sqlite_url: str) -> Iterator[Stage]:
 
 @pytest.mark.parametrize("command", ["sync", "nightly"])
 def test_a_database_locked_by_another_writer(sqlite_stage: Stage, command: str) -> None:
-    path = sqlite_stage.url.removeprefix("sqlite:///")
-    sqlite_stage.url += "?timeout=0.5"
+    path = sqlite_stage.database_url.removeprefix("sqlite:///")
+    sqlite_stage.database_url += "?timeout=0.5"
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -527,16 +508,7 @@ def test_a_database_locked_by_another_writer(sqlite_stage: Stage, command: str) 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs: a real full disk (needs root)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    yield from small_tmpfs(tmp_path, "400k")
 
 
 @pytest.fixture
@@ -584,7 +556,7 @@ def test_a_database_newer_than_this_cadence(tmp_path: Path, db_url: str, engine:
             assert "upgrade cadence" in line
     finally:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+            conn.execute(text(f"UPDATE alembic_version SET version_num = '{head_revision()}'"))
 
 
 @pytest.mark.parametrize(
@@ -652,7 +624,7 @@ def slow_stage(tmp_path: Path, sqlite_url: str) -> Iterator[Stage]:
 
 def test_a_database_deleted_in_the_middle_of_a_sync(slow_stage: Stage) -> None:
     """Before: the sync went on writing into the deleted file and reported success."""
-    path = Path(slow_stage.url.removeprefix("sqlite:///"))
+    path = Path(slow_stage.database_url.removeprefix("sqlite:///"))
     served = slow_stage.served
     running = subprocess.Popen(
         [*CADENCE, "sync"],
