@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cadence.errors import ConfigError
+from cadence.orgchart import country_code
 
 DEFAULT_CONFIG_NAME = "cadence.toml"
 # The formats a report can be written in: `[report] formats` is checked against them, the report
@@ -99,6 +100,8 @@ class DatabaseConfig:
 class OrgConfig:
     csv: str = ""
     timezone: str = "UTC"
+    # Where a person the chart gives no country works ("" none): DE, US-CA (docs/org-chart.md).
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -404,6 +407,11 @@ def _check(config: Config, where: str) -> None:
         ZoneInfo(config.org.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise bad("org", "timezone", f"is not a known time zone: {config.org.timezone!r}") from exc
+    if config.org.country:
+        try:
+            country_code(config.org.country)
+        except ValueError as exc:
+            raise bad("org", "country", str(exc)) from exc
     tables: list[tuple[str, Any]] = [
         ("sync", config.sync),
         ("report", config.report),
@@ -515,7 +523,8 @@ url = "sqlite:///cadence.db"      # or postgresql+psycopg://user@host/db; $CADEN
 
 [org]
 # csv = "people.csv"              # email,name,manager_email[,team][,source][,aliases]
-timezone = "UTC"                  # weeks and days are cut in this zone
+timezone = "UTC"                  # weeks and days are cut here; people's zone unless the chart says
+# country = "DE"                  # where people work unless the chart says (holidays): DE, US-CA
 
 [sync]
 lookback_days = 180               # how far back a first sync reads

@@ -79,6 +79,9 @@ class OrgPerson:
 
     ``email`` and ``manager_email`` are normalised; ``manager_email`` is ``None`` for the top.
     ``source`` is the NAME of the ``[sources.NAME]`` whose calendar holds their mailbox.
+    ``country`` (ISO 3166-1 alpha-2, optionally with a subdivision: ``DE``, ``US-CA``) and
+    ``timezone`` (an IANA name) say where they work, so that a 1:1 missed on their public holiday
+    or away time can be told apart; ``None`` when nobody said.
     """
 
     email: str
@@ -87,6 +90,8 @@ class OrgPerson:
     team: str | None = None
     source: str | None = None
     aliases: tuple[str, ...] = ()
+    country: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

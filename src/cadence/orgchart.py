@@ -11,17 +11,23 @@ there is one model of who reports to whom.
 A valid chart is one tree: every email and alias appears once, every manager is a person of the
 chart (an alias of a person counts as that person), exactly one person (the top) has no manager,
 and nobody is their own manager, directly or through a cycle.
+
+A person's country is checked against the countries and subdivisions the ``holidays`` package
+has public holidays for, and their time zone against the IANA database, when the chart comes in:
+a typo found only when away time is computed would quietly count a holiday as a missed 1:1.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
+import zoneinfo
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 REQUIRED_COLUMNS = ("email", "name", "manager_email")
-OPTIONAL_COLUMNS = ("team", "source", "aliases")
+OPTIONAL_COLUMNS = ("team", "source", "aliases", "country", "timezone")
 MAX_PROBLEMS = 10  # problems shown in one message; the rest are counted
 MAX_LISTED = 10  # people named in one chart-wide problem (tops, a cycle)
 
@@ -41,6 +47,8 @@ MAX_LISTED = 10  # people named in one chart-wide problem (tops, a cycle)
 MAX_EMAIL = 320
 MAX_NAME = 500
 MAX_SOURCE = 200
+MAX_COUNTRY = 64  # "DE-BY"; the holidays package's longest subdivision has 17 characters
+MAX_TIMEZONE = 64  # the longest IANA name has 32
 
 # An address as mail systems write one: a local part of RFC 5322 atoms joined by single dots
 # (no leading, trailing or doubled dot, so nothing like "../users/x" passes), and a domain of
@@ -63,6 +71,66 @@ def control_character(text: str) -> str | None:
         if unicodedata.category(ch) == "Cc":
             return f"U+{ord(ch):04X}"
     return None
+
+
+# --- where a person works -----------------------------------------------------------------------
+
+
+@cache
+def _countries() -> dict[str, dict[str, str]]:
+    """Country code -> its subdivisions (upper case -> as the holidays package spells them)."""
+    # Imported here: reading the package's registry costs a third of a second, and only a chart
+    # or a configuration that names a country needs it.
+    import holidays
+
+    supported = holidays.list_supported_countries(include_aliases=False)
+    return {code: {sub.upper(): sub for sub in subs} for code, subs in supported.items()}
+
+
+def country_code(text: str) -> str:
+    """``text`` as the chart keeps a country: ``DE``, ``US-CA`` (upper case, as the holidays
+    package spells the subdivision). Raises ``ValueError`` saying why it is none: a country or
+    subdivision the package has no public holidays for."""
+    value = text.strip()
+    code, _, sub = value.partition("-")
+    countries = _countries()
+    subdivisions = countries.get(code.upper()) if len(code) == 2 else None
+    if subdivisions is None:
+        raise ValueError(
+            f"{value!r} is not an ISO 3166-1 alpha-2 country code the holidays package knows "
+            "(such as DE, GB, US; a subdivision after a dash: US-CA)"
+        )
+    if not sub:
+        return code.upper()
+    found = subdivisions.get(sub.strip().upper())
+    if found is None:
+        if not subdivisions:
+            raise ValueError(
+                f"{value!r}: {code.upper()} has no subdivisions in the holidays package"
+            )
+        raise ValueError(
+            f"{value!r}: {sub.strip()!r} is not a subdivision of {code.upper()} the holidays "
+            f"package knows ({_listed(sorted(subdivisions.values()))})"
+        )
+    return f"{code.upper()}-{found}"
+
+
+@cache
+def _zones() -> dict[str, str]:
+    """Every IANA zone name, by its lower case."""
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def zone_name(text: str) -> str:
+    """``text`` as the IANA spells the zone (``europe/berlin`` is ``Europe/Berlin``). Raises
+    ``ValueError`` saying why it is none."""
+    value = text.strip()
+    found = _zones().get(value.lower())
+    if found is None:
+        close = difflib.get_close_matches(value, list(_zones().values()), n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else " (such as Europe/Berlin)"
+        raise ValueError(f"{value!r} is not an IANA time zone{hint}")
+    return found
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -117,8 +185,9 @@ def _listed(names: Sequence[str]) -> str:
     return shown if len(names) <= MAX_LISTED else f"{shown} and {len(names) - MAX_LISTED} more"
 
 
-def _clean(p: OrgPerson) -> OrgPerson:
-    """The person with emails normalised and empty optional values made ``None``."""
+def _clean(p: OrgPerson, country: str | None, timezone: str | None) -> OrgPerson:
+    """The person with emails normalised, empty optional values made ``None``, and the chart's
+    ``country`` and ``timezone`` for someone who has none."""
     manager = normalise_email(p.manager_email) if p.manager_email else ""
     aliases = (normalise_email(a) for a in p.aliases)
     return OrgPerson(
@@ -128,7 +197,19 @@ def _clean(p: OrgPerson) -> OrgPerson:
         team=(p.team or "").strip() or None,
         source=(p.source or "").strip() or None,
         aliases=tuple(a for a in aliases if a),
+        country=(p.country or "").strip() or country,
+        timezone=(p.timezone or "").strip() or timezone,
     )
+
+
+def _normal(normalise: Callable[[str], str], value: str | None) -> str | None:
+    """A default as the chart keeps it; the configuration already refused a wrong one."""
+    if not value:
+        return None
+    try:
+        return normalise(value)
+    except ValueError:
+        return value  # refused with the person's place by the field checks
 
 
 def validate_chart(
@@ -137,6 +218,8 @@ def validate_chart(
     *,
     lines: Sequence[int] | None = None,
     sources: Collection[str] = (),
+    country: str | None = None,
+    timezone: str | None = None,
 ) -> list[OrgPerson]:
     """Check a whole chart and return it cleaned, or raise one :class:`InputError` naming the
     first :data:`MAX_PROBLEMS` problems and where each is.
@@ -144,11 +227,15 @@ def validate_chart(
     ``origin`` names where the chart came from (``people.csv``, ``directory of source acme``);
     ``lines`` gives each person's line in a file, else people are named by email. ``sources`` are
     the configured ``[sources.NAME]``: when there are any, a person's ``source`` must be one.
+    ``country`` and ``timezone`` (``[org] country``, ``[org] timezone``) are given to everyone
+    the chart says none for.
 
     The returned people have normalised emails, manager emails given as an alias resolved to
-    that person's primary email, and ``None`` for empty optional values.
+    that person's primary email, ``None`` for empty optional values, countries in upper case
+    (``US-CA``) and time zones as the IANA spells them.
     """
-    cleaned = [_clean(p) for p in people]
+    defaults = (_normal(country_code, country), _normal(zone_name, timezone))
+    cleaned = [_clean(p, *defaults) for p in people]
     if lines is not None:
         labels = [f"line {n}" for n in lines]
     else:
@@ -158,7 +245,7 @@ def validate_chart(
         problems.add(None, "no people: a chart needs at least its top")
         problems.raise_if_any()
 
-    _check_fields(cleaned, problems, sources)
+    cleaned = _check_fields(cleaned, problems, sources)
     first: dict[str, int] = {}  # primary email -> index of its first row
     for i, p in enumerate(cleaned):
         if p.email in first:
@@ -175,9 +262,13 @@ def validate_chart(
 
 def _check_fields(
     people: Sequence[OrgPerson], problems: _Problems, sources: Collection[str]
-) -> None:
+) -> list[OrgPerson]:
+    """Refuse every value no column may hold; returns the people with their country and time
+    zone spelled as the chart keeps them."""
     configured = ", ".join(sorted(sources))
+    spelled = []
     for i, p in enumerate(people):
+        spelled.append(_check_place(i, p, problems))
         if not p.email:
             problems.add(i, "email is empty")
         elif not is_valid_email(p.email):
@@ -202,6 +293,32 @@ def _check_fields(
             )
         elif p.source and len(p.source) > MAX_SOURCE:
             problems.add(i, f"source is longer than {MAX_SOURCE} characters")
+    return spelled
+
+
+def _check_place(i: int, p: OrgPerson, problems: _Problems) -> OrgPerson:
+    country, timezone = p.country, p.timezone
+    for field_name, value, normalise, longest in (
+        ("country", p.country, country_code, MAX_COUNTRY),
+        ("timezone", p.timezone, zone_name, MAX_TIMEZONE),
+    ):
+        if value is None:
+            continue
+        if len(value) > longest:
+            problems.add(i, f"{field_name} is longer than {longest} characters")
+            continue
+        try:
+            spelled = normalise(value)
+        except ValueError as exc:
+            problems.add(i, f"{field_name} {exc}")
+            continue
+        if field_name == "country":
+            country = spelled
+        else:
+            timezone = spelled
+    if (country, timezone) == (p.country, p.timezone):
+        return p
+    return replace(p, country=country, timezone=timezone)
 
 
 def _check_aliases(
@@ -293,8 +410,15 @@ def _check_cycles(people: Sequence[OrgPerson], first: dict[str, int], problems: 
 # --- the CSV -----------------------------------------------------------------------------------
 
 
-def parse_csv(path: Path, *, sources: Collection[str] = ()) -> list[OrgPerson]:
-    """Read and validate an org chart CSV (the format of docs/org-chart.md).
+def parse_csv(
+    path: Path,
+    *,
+    sources: Collection[str] = (),
+    country: str | None = None,
+    timezone: str | None = None,
+) -> list[OrgPerson]:
+    """Read and validate an org chart CSV (the format of docs/org-chart.md); ``country`` and
+    ``timezone`` are what an empty cell (or a missing column) of those columns means.
 
     Raises :class:`InputError` naming the file and the line of every problem it reports.
     """
@@ -311,7 +435,9 @@ def parse_csv(path: Path, *, sources: Collection[str] = ()) -> list[OrgPerson]:
     if not text.strip():
         raise InputError(f"{name}: the file is empty (it needs a header line and people)")
     people, lines = _read_rows(text, name)
-    return validate_chart(people, name, lines=lines, sources=sources)
+    return validate_chart(
+        people, name, lines=lines, sources=sources, country=country, timezone=timezone
+    )
 
 
 def _read_rows(text: str, name: str) -> tuple[list[OrgPerson], list[int]]:
@@ -349,6 +475,8 @@ def _read_rows(text: str, name: str) -> tuple[list[OrgPerson], list[int]]:
                 team=cells.get("team") or None,
                 source=cells.get("source") or None,
                 aliases=tuple(a for a in cells.get("aliases", "").split(";") if a.strip()),
+                country=cells.get("country") or None,
+                timezone=cells.get("timezone") or None,
             )
         )
         lines.append(line)
