@@ -31,7 +31,7 @@ from cadence.errors import StoreError
 from cadence.normalised import Attendee, Event
 from cadence.sandbox.demo import GOOGLE, MICROSOFT
 from cadence.store.copies import MailboxCopies
-from cadence.store.database import make_engine, redact
+from cadence.store.database import head_revision, make_engine, redact
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
 from cadence.store.sync_state import (

@@ -57,6 +57,9 @@ EVENT_TIMES = (
     "last_seen",
 )
 ATTENDEE_TIMES = ("response_at", "response_seen_at", "last_seen")
+# The people frame: the org chart's people. ``country`` and ``timezone`` say where each works
+# (``DE``, ``US-CA``; an IANA name), null when the chart did not say and had no default.
+PEOPLE_COLUMNS = ("email", "name", "manager_email", "team", "country", "timezone")
 # A copy listing more people than this is no pair's 1:1, even if aliases merge a few of them:
 # only its count of people is read, never its attendee rows, so that an all-hands invitation in
 # thousands of calendars costs one number per copy.
@@ -69,8 +72,8 @@ class StoreFrames:
 
     ``events`` has one row per occurrence per calendar, numbered by ``copy_id`` (0..n-1, its
     position); ``attendees`` carries the ``copy_id`` of the event copy it belongs to, and holds no
-    rows for a copy that lists more than :data:`MAX_LISTED` people. ``people``: email, name,
-    manager_email, team; ``aliases``: alias, email.
+    rows for a copy that lists more than :data:`MAX_LISTED` people. ``people``:
+    :data:`PEOPLE_COLUMNS`; ``aliases``: alias, email.
     """
 
     people: pd.DataFrame

@@ -56,6 +56,9 @@ class Person(Base):
     manager_email: Mapped[str | None] = mapped_column(String(320), index=True)
     team: Mapped[str | None] = mapped_column(String(500))
     source: Mapped[str | None] = mapped_column(String(200))
+    # Where they work, for their public holidays: DE, US-CA (checked by cadence.orgchart).
+    country: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # an IANA name
 
 
 class Alias(Base):

@@ -31,6 +31,8 @@ def replace_chart(engine: Engine, people: Sequence[OrgPerson]) -> None:
             "manager_email": p.manager_email,
             "team": p.team,
             "source": p.source,
+            "country": p.country,
+            "timezone": p.timezone,
         }
         for p in people
     ]
@@ -64,6 +66,8 @@ def load_chart(engine: Engine) -> list[OrgPerson]:
                 team=r["team"],
                 source=r["source"],
                 aliases=tuple(sorted(aliases.get(r["email"], ()))),
+                country=r["country"],
+                timezone=r["timezone"],
             )
             for r in rows
         ]

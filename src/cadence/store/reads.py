@@ -26,6 +26,7 @@ from cadence.frames import (
     EVENT_COLUMNS,
     EVENT_TIMES,
     MAX_LISTED,
+    PEOPLE_COLUMNS,
     StoreFrames,
 )
 from cadence.store.models import Alias, Person
@@ -150,7 +151,8 @@ def load_events(conn: Connection, since: pd.Timestamp) -> tuple[pd.DataFrame, pd
 
 
 def load_people(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    people = pd.read_sql(select(Person.email, Person.name, Person.manager_email, Person.team), conn)
+    columns = Person.__table__.c
+    people = pd.read_sql(select(*[columns[name] for name in PEOPLE_COLUMNS]), conn)
     aliases = pd.read_sql(select(Alias.alias, Alias.email), conn)
     return people, aliases
 
