@@ -39,8 +39,10 @@ Decisions where the rules are silent (a manager should be able to predict every 
   therefore 23, 24 or 25 hours long.
 - **Zones**: the people frame's optional ``timezone`` column (an IANA name). Absent column, null,
   empty or a name the system's zone database does not know: the default zone
-  (:attr:`AwayParams.timezone`, the ``[org] timezone``). Someone with no people row (a mailbox, or
-  a manager named only as a ``manager_email``) has the default zone and the default country.
+  (:attr:`AwayParams.timezone`, the ``[org] timezone``). A manager with no people row of their
+  own (named only as someone's ``manager_email``) has the default zone and the default country;
+  a mailbox nobody in the chart owns keeps its out-of-office time, in the default zone (it is in
+  no pair).
 - **Countries**: the optional ``country`` column, ISO 3166-1 alpha-2 with an optional
   subdivision (``US-CA``, ``GB-SCT``, ``DE-BY``), trimmed and upper-cased. Null or empty: the
   default country (:attr:`AwayParams.country`, none unless given). A country the package does not
