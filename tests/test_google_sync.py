@@ -445,7 +445,7 @@ def test_directory_gives_the_org_chart_with_managers(env: Env) -> None:
     env.stand_in.users_page_limit = 2
     env.world.add_person("gone@acme.test", "Gone", ANN, suspended=True)
     env.world.add_person("eve@acme.test", "Eve", ANN, side="outlook")  # not in this directory
-    people = fetch_directory(env.config, "acme", RetryPolicy(sleep=env.sleeps.append))
+    people = fetch_directory(env.config, "acme", RetryPolicy(sleep=env.sleeps.append)).people
     assert {(p.email, p.name, p.manager_email, p.source) for p in people} == {
         (ANN, "Ann Boss", None, "acme"),
         (BOB, "Bob", ANN, "acme"),

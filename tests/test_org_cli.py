@@ -75,8 +75,9 @@ def test_import_stores_the_chart_and_says_what_it_holds(
         "3 managers, 2 directors, top ann@acme.test"
     )
     stored = {p.email: p for p in load_chart(engine)}
+    # No timezone column: everyone works in [org] timezone (UTC by default).
     assert stored["bob@acme.test"] == OrgPerson(
-        "bob@acme.test", "Bob", "ann@acme.test", "eng", "acme-google", ()
+        "bob@acme.test", "Bob", "ann@acme.test", "eng", "acme-google", (), timezone="UTC"
     )
     assert stored["ann@acme.test"].aliases == ("ann.a@acme.test",)
 
@@ -159,8 +160,8 @@ def test_re_import_replaces_the_whole_chart(
     assert code == 0, err
     assert "imported 2 people from next.csv (the chart had 5): 1 manager, 0 directors" in err
     assert load_chart(engine) == [
-        OrgPerson("ann@acme.test", "Ann", "zoe@acme.test"),
-        OrgPerson("zoe@acme.test", "Zoe", None, aliases=("bob@acme.test",)),
+        OrgPerson("ann@acme.test", "Ann", "zoe@acme.test", timezone="UTC"),
+        OrgPerson("zoe@acme.test", "Zoe", None, aliases=("bob@acme.test",), timezone="UTC"),
     ]
 
 
@@ -275,11 +276,12 @@ def test_pull_merges_every_directory_then_a_partial_pull_is_refused(
         "imported 4 people from directories of sources acme-google, acme-m365 "
         "(the chart had 5): 2 managers, 1 director, top ann@acme.test"
     ) in err
+    # The directories say nobody's zone: everyone works in [org] timezone.
     pulled = [
-        OrgPerson("ann@acme.test", "Ann", None, source="acme-google"),
-        OrgPerson("bob@acme.test", "Bob", "ann@acme.test", source="acme-m365"),
-        OrgPerson("cat@acme.test", "Cat", "ann@acme.test", source="acme-m365"),
-        OrgPerson("dan@acme.test", "Dan", "cat@acme.test", source="acme-google"),
+        OrgPerson("ann@acme.test", "Ann", None, source="acme-google", timezone="UTC"),
+        OrgPerson("bob@acme.test", "Bob", "ann@acme.test", source="acme-m365", timezone="UTC"),
+        OrgPerson("cat@acme.test", "Cat", "ann@acme.test", source="acme-m365", timezone="UTC"),
+        OrgPerson("dan@acme.test", "Dan", "cat@acme.test", source="acme-google", timezone="UTC"),
     ]
     assert load_chart(engine) == pulled
     # Google alone lists dan, whose manager is on the Microsoft side: refused, nothing changed.

@@ -410,7 +410,7 @@ def test_the_directory_is_read_page_by_page_with_managers(
     hs.world.add_person("gone@acme.test", "Gone", "ann@acme.test", side="outlook", suspended=True)
     hs.world.add_person("gus@acme.test", "Gus", "ann@acme.test", side="google")
     monkeypatch.setattr(outlook, "USERS_PAGE", 2)
-    people = hs.connect(hs.config, "m365").fetch_directory()
+    people = hs.connect(hs.config, "m365").fetch_directory().people
     assert sorted((p.email, p.manager_email, p.source) for p in people) == [
         (ANN, None, "m365"),
         (BOB, ANN, "m365"),

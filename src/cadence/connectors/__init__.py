@@ -10,11 +10,12 @@
      │                 and RetryPolicy: exponential backoff, full jitter, Retry-After
      ├── kinds.py      connect(config, source_name): kind -> connector class
      ├── directory.py  fetch_directory(config, source_name): the org chart (``cadence org pull``)
+     ├── places.py     a directory's country and time zone (Windows names too) as the chart's
      ├── google.py     Google Calendar v3 + Admin SDK Directory (service account, delegation)
      └── outlook.py    Microsoft Graph (msal client credentials; outlook_events.py maps events)
 
 A connector implements ``open_worker() -> MailboxReader`` (per-thread state such as an
-``httplib2.Http``) and ``fetch_directory() -> list[OrgPerson]``; a reader implements
+``httplib2.Http``) and ``fetch_directory() -> DirectoryListing``; a reader implements
 ``pages(job) -> Iterator[Page]``, a ``requests`` counter and ``close()``. Readers yield
 :class:`cadence.normalised.Event` records only and know no database: the sync job
 (:mod:`cadence.jobs.sync`) saves what they yield, and hands them what they need of earlier syncs

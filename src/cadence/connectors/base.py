@@ -16,11 +16,12 @@ person's calendar (HTTP clients and servers resolve ``..``) and make ``a/b@acme.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
 
+from cadence.connectors.places import Unfilled
 from cadence.errors import SyncError
 from cadence.normalised import Event, OrgPerson, StoredCopy
 
@@ -48,6 +49,14 @@ def path_segment(value: str) -> str:
     """``value`` as exactly one percent-encoded URL path segment: ``/``, ``?``, ``#``, ``%`` and
     every other reserved character encoded (``urllib.parse.quote`` alone keeps ``/``)."""
     return quote(one_segment(value), safe="")
+
+
+@dataclass(frozen=True)
+class DirectoryListing:
+    """Everyone a directory lists, and why it could not say where some of them work."""
+
+    people: list[OrgPerson]
+    unfilled: Unfilled = field(default_factory=Unfilled)
 
 
 @dataclass(frozen=True)
@@ -115,4 +124,4 @@ class CalendarConnector(Protocol):
 
     def open_worker(self) -> MailboxReader: ...
 
-    def fetch_directory(self) -> list[OrgPerson]: ...
+    def fetch_directory(self) -> DirectoryListing: ...

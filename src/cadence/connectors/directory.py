@@ -7,15 +7,17 @@ reading, so its credentials, endpoints and retry policy are the ones ``cadence s
 from __future__ import annotations
 
 from cadence.config import Config
+from cadence.connectors.base import DirectoryListing
 from cadence.connectors.kinds import connect
 from cadence.connectors.retry import RetryPolicy
-from cadence.normalised import OrgPerson
 
 
 def fetch_directory(
     config: Config, source_name: str, retry: RetryPolicy | None = None
-) -> list[OrgPerson]:
-    """Everyone the source's directory lists, each with ``source`` set to ``source_name``.
+) -> DirectoryListing:
+    """Everyone the source's directory lists, each with ``source`` set to ``source_name``, and
+    with the country and time zone the directory says (what it could not say is counted in the
+    listing's ``unfilled``).
 
     Raises :class:`cadence.errors.ConfigError` for an unknown source and
     :class:`cadence.errors.SyncError` (``AuthError`` for refused credentials) when the directory

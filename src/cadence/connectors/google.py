@@ -35,6 +35,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -48,8 +49,9 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from cadence.config import Config, GoogleSource
-from cadence.connectors.base import MailboxJob, Page, one_segment, rfc3339_utc
+from cadence.connectors.base import DirectoryListing, MailboxJob, Page, one_segment, rfc3339_utc
 from cadence.connectors.keyfiles import key_file_error, read_key_file, rsa_key_problem
+from cadence.connectors.places import Unfilled, country_of, iana_zone
 from cadence.connectors.retry import (
     MalformedAnswer,
     Retryable,
@@ -187,9 +189,11 @@ class GoogleConnector:
     def open_worker(self) -> GoogleReader:
         return GoogleReader(self)
 
-    def fetch_directory(self) -> list[OrgPerson]:
+    def fetch_directory(self) -> DirectoryListing:
         """Every user of the Directory (``users.list``, ``projection=full``), suspended ones left
-        out, with the manager from ``relations[type=manager]``."""
+        out, with the manager from ``relations[type=manager]``, the country from an address's
+        ``countryCode`` (and ``region``) and the time zone of their primary calendar
+        (``calendars.get`` as that user: one request per user, and the token it needs)."""
         if not self.source.admin_email:
             raise ConfigError(
                 f"[sources.{self.source.name}] admin_email is required to read the Directory"
@@ -249,7 +253,8 @@ class GoogleReader:
     def _resource(self, api: str, version: str, name: str, subject: str, scopes: list[str]) -> Any:
         """The API's ``name`` resource (``events``, ``users``) acting as ``subject``."""
         creds = self.connector._credentials.with_scopes(scopes).with_subject(subject)
-        if api not in self._services:
+        key = f"{api}.{name}"
+        if key not in self._services:
             source = self.connector.source
             authed = google_auth_httplib2.AuthorizedHttp(creds, http=self._http)
             endpoint = source.api_endpoint if api == "calendar" else source.directory_endpoint
@@ -262,8 +267,8 @@ class GoogleReader:
                 client_options={"api_endpoint": endpoint} if endpoint else None,
             )
             # Building a resource object costs milliseconds: once per thread, not per mailbox.
-            self._services[api] = (getattr(service, name)(), authed)
-        resource, authed = self._services[api]
+            self._services[key] = (getattr(service, name)(), authed)
+        resource, authed = self._services[key]
         authed.credentials = creds
         return resource
 
@@ -346,8 +351,9 @@ class GoogleReader:
 
     # -- directory ----------------------------------------------------------------------------
 
-    def directory(self) -> list[OrgPerson]:
+    def directory(self) -> DirectoryListing:
         source = self.connector.source
+        unfilled = Unfilled()
         admin = normalise_email(source.admin_email)
         users = self._resource("admin", "directory_v1", "users", admin, [DIRECTORY_SCOPE])
         people = []
@@ -375,11 +381,48 @@ class GoogleReader:
                         manager_email=normalise_email(managers[0]["value"]) if managers else None,
                         source=source.name,
                         aliases=tuple(normalise_email(a) for a in user.get("aliases", [])),
+                        country=_address_country(user, email, unfilled),
                     )
                 )
             page_token = body.get("nextPageToken")
             if not page_token:
-                return people
+                break
+        zones = [replace(p, timezone=self._calendar_zone(p.email, unfilled)) for p in people]
+        return DirectoryListing(zones, unfilled)
+
+    def _calendar_zone(self, email: str, unfilled: Unfilled) -> str | None:
+        """The time zone of ``email``'s primary calendar, read as them (``calendars.get``)."""
+        calendars = self._resource("calendar", "v3", "calendars", email, [CALENDAR_SCOPE])
+        try:
+            body = self._execute(calendars.get(calendarId=one_segment(email)))
+        except SyncError as exc:
+            unfilled.add("timezone", "whose calendar could not be read", email, str(exc))
+            return None
+        said = body.get("timeZone")
+        zone = iana_zone(said) if isinstance(said, str) else None
+        if zone is None:
+            reason = (
+                "whose calendar has no IANA timeZone" if said else "whose calendar has no timeZone"
+            )
+            unfilled.add("timezone", reason, email, said if isinstance(said, str) else None)
+        return zone
+
+
+def _address_country(user: dict[str, Any], email: str, unfilled: Unfilled) -> str | None:
+    """The country of the user's primary address, else of a work address, else of any; the
+    Directory's ``locations`` name buildings and desks, never a country."""
+    addresses = [
+        a for a in user.get("addresses") or [] if isinstance(a, dict) and a.get("countryCode")
+    ]
+    if not addresses:
+        unfilled.add("country", "without an address with a countryCode", email)
+        return None
+    best = min(addresses, key=lambda a: (not a.get("primary"), a.get("type") != "work"))
+    code, region = str(best["countryCode"]), str(best.get("region") or "")
+    found = country_of(code, region)
+    if found is None:
+        unfilled.add("country", "whose countryCode the holidays package does not know", email, code)
+    return found
 
 
 def _cancel_series(item: dict[str, Any], stored: list[StoredCopy], job: MailboxJob) -> list[Event]:

@@ -42,7 +42,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,9 +50,10 @@ from urllib.parse import urlsplit
 import requests
 
 from cadence.config import Config, OutlookSource
-from cadence.connectors.base import MailboxJob, Page, path_segment, rfc3339_utc
+from cadence.connectors.base import DirectoryListing, MailboxJob, Page, path_segment, rfc3339_utc
 from cadence.connectors.outlook_auth import GraphAuth, make_session
 from cadence.connectors.outlook_events import Series, map_event, read_master, series_uid
+from cadence.connectors.places import Unfilled, country_of, iana_zone
 from cadence.connectors.retry import (
     MalformedAnswer,
     Retryable,
@@ -243,14 +244,20 @@ class OutlookConnector:
 
     # -- directory ------------------------------------------------------------------------------
 
-    def fetch_directory(self) -> list[OrgPerson]:
-        """Everyone in the tenant's directory with a mailbox address and an enabled account."""
+    def fetch_directory(self) -> DirectoryListing:
+        """Everyone in the tenant's directory with a mailbox address and an enabled account, with
+        the country from ``usageLocation`` (else ``country``, a code or a name; ``state`` for the
+        subdivision) and the time zone of their mailbox settings (one request per user: Graph
+        gives ``mailboxSettings`` only for one user at a time)."""
         reader = self.open_worker()
         url: str | None = (
-            f"{self.graph}/users?$select=id,mail,userPrincipalName,displayName,accountEnabled"
+            f"{self.graph}/users?$select=id,mail,userPrincipalName,displayName,accountEnabled,"
+            "usageLocation,country,state"
             f"&$expand=manager($select=mail,userPrincipalName)&$top={USERS_PAGE}"
         )
         people: list[OrgPerson] = []
+        ids: list[str | None] = []
+        unfilled = Unfilled()
         try:
             while url:
                 try:
@@ -263,18 +270,71 @@ class OutlookConnector:
                         continue
                     boss = u.get("manager") or {}
                     boss_address = boss.get("mail") or boss.get("userPrincipalName")
+                    email = normalise_email(address)
                     people.append(
                         OrgPerson(
-                            email=normalise_email(address),
+                            email=email,
                             name=str(u.get("displayName") or address),
                             manager_email=normalise_email(boss_address) if boss_address else None,
                             source=self.source.name,
+                            country=_user_country(u, email, unfilled),
                         )
                     )
+                    ids.append(u.get("id") if isinstance(u.get("id"), str) else None)
                 url = body.get("@odata.nextLink")
+            zones = _MailboxZones(reader, unfilled)
+            people = [
+                replace(p, timezone=zones.zone(user_id or p.email, p.email))
+                for p, user_id in zip(people, ids, strict=True)
+            ]
         finally:
             reader.close()
-        return people
+        return DirectoryListing(people, unfilled)
+
+
+def _user_country(user: dict[str, Any], email: str, unfilled: Unfilled) -> str | None:
+    """``usageLocation`` (an ISO code, where the licence is used), else ``country`` (free text:
+    a code or an English name), with ``state`` as the subdivision when it is one's code."""
+    said = [v for v in (user.get("usageLocation"), user.get("country")) if isinstance(v, str)]
+    said = [v.strip() for v in said if v.strip()]
+    if not said:
+        unfilled.add("country", "without usageLocation or country", email)
+        return None
+    state = user.get("state") if isinstance(user.get("state"), str) else None
+    for value in said:
+        found = country_of(value, state)
+        if found is not None:
+            return found
+    unfilled.add("country", "whose country names none the holidays package knows", email, said[0])
+    return None
+
+
+class _MailboxZones:
+    """Each user's time zone from ``GET /users/{id}/mailboxSettings`` (a Windows zone name,
+    mapped to IANA, or an IANA one). A refusal is counted for that user alone: an application
+    access policy may open some mailboxes to the app and not others."""
+
+    def __init__(self, reader: OutlookReader, unfilled: Unfilled) -> None:
+        self.reader = reader
+        self.unfilled = unfilled
+
+    def zone(self, user: str, email: str) -> str | None:
+        url = f"{self.reader.c.graph}/users/{path_segment(user)}/mailboxSettings"
+        try:
+            body = self.reader.get(url)
+        except SyncError as exc:
+            reason = "whose mailbox settings could not be read"
+            self.unfilled.add("timezone", reason, email, str(exc))
+            return None
+        said = body.get("timeZone") if isinstance(body, dict) else None
+        zone = iana_zone(said) if isinstance(said, str) else None
+        if zone is None:
+            if isinstance(said, str) and said.strip():
+                reason = "whose time zone is neither IANA nor a Windows zone cadence maps"
+            else:
+                reason = "without a time zone in their mailbox settings"
+            self.unfilled.add("timezone", reason, email, said if isinstance(said, str) else None)
+        return zone
 
 
 class OutlookReader:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from cadence.config import Config
+from cadence.connectors.base import DirectoryListing
 from cadence.errors import UsageError
 from cadence.normalised import OrgPerson
 from cadence.orgchart import build_hierarchy, parse_csv, validate_chart
@@ -36,6 +37,9 @@ class ChartSaved:
         )
 
 
+MAX_SAMPLES = 3  # values a directory said, shown for each reason
+MAX_SAID = 80  # characters of each
+
 # The store is opened only once the chart has passed its checks, so a bad chart is reported as
 # such even where the database is not set up yet.
 OpenStore = Callable[[], Engine]
@@ -59,7 +63,40 @@ def import_csv(open_store: OpenStore, config: Config, csv_file: Path | None) -> 
             raise UsageError(f"{path} ([org] csv of {config.path}) does not exist")
     else:
         raise UsageError("name the CSV file (cadence org import FILE.csv) or set [org] csv")
-    return _save(open_store, parse_csv(path, sources=config.sources), str(path))
+    chart = parse_csv(
+        path,
+        sources=config.sources,
+        country=config.org.country or None,
+        timezone=config.org.timezone,
+    )
+    return _save(open_store, chart, str(path))
+
+
+def _unfilled_line(name: str, listing: DirectoryListing, config: Config) -> str | None:
+    """One line saying whom the directory of source ``name`` could not place, and why."""
+    unfilled = listing.unfilled
+    parts = []
+    for what, label, reasons in (
+        ("country", "a country", unfilled.country),
+        ("timezone", "a time zone", unfilled.timezone),
+    ):
+        count = unfilled.count(what)
+        if not count:
+            continue
+        why = []
+        for reason, found in sorted(reasons.items(), key=lambda r: -len(r[1])):
+            said = sorted({s for _, s in found if s})
+            shown = ", ".join(repr(s[:MAX_SAID]) for s in said[:MAX_SAMPLES])
+            more = f" and {len(said) - MAX_SAMPLES} more" if len(said) > MAX_SAMPLES else ""
+            why.append(f"{len(found)} {reason}" + (f": {shown}{more}" if said else ""))
+        parts.append(f"{count} without {label} ({'; '.join(why)})")
+    if not parts:
+        return None
+    country = config.org.country or "none"
+    return (
+        f"directory of source {name}: of {len(listing.people)} people, {' and '.join(parts)}; "
+        f"they take [org] country ({country}) and [org] timezone ({config.org.timezone})"
+    )
 
 
 def pull(
@@ -83,11 +120,20 @@ def pull(
 
     people: list[OrgPerson] = []
     for name in names:
-        listed = fetch_directory(config, name)
-        people.extend(replace(p, source=name) for p in listed)
-        say(f"directory of source {name}: {len(listed)} people")
+        listing = fetch_directory(config, name)
+        people.extend(replace(p, source=name) for p in listing.people)
+        say(f"directory of source {name}: {len(listing.people)} people")
+        if (line := _unfilled_line(name, listing, config)) is not None:
+            say(line)
     if len(names) == 1:
         origin = f"directory of source {names[0]}"
     else:
         origin = f"directories of sources {', '.join(names)}"
-    return _save(open_store, validate_chart(people, origin, sources=config.sources), origin)
+    chart = validate_chart(
+        people,
+        origin,
+        sources=config.sources,
+        country=config.org.country or None,
+        timezone=config.org.timezone,
+    )
+    return _save(open_store, chart, origin)

@@ -17,11 +17,15 @@ pointed at it:
   replays every change since it was issued, within its window; :meth:`GoogleStandIn.expire_tokens`
   makes tokens answer ``410``.
 - ``GET /calendar/v3/calendars/{id}/events/{seriesId}``: the series with its ``recurrence``.
-- ``GET /admin/directory/v1/users``: the Google-side people, with ``relations`` of type manager,
-  paged (at most 500).
+- ``GET /calendar/v3/calendars/{id}``: the calendar with its ``timeZone`` (an IANA name; absent
+  when the world gives the person none), to its owner only.
+- ``GET /admin/directory/v1/users``: the Google-side people, with ``relations`` of type manager
+  and a work address (``countryCode`` and ``region``, or only a ``country`` name), paged (at
+  most 500).
 - No or an unknown bearer token: ``401``; a token of another user, or without the scope: ``403``.
 
-Call kinds for faults and counters: ``token``, ``events.list``, ``events.get``, ``users.list``;
+Call kinds for faults and counters: ``token``, ``events.list``, ``events.get``,
+``calendars.get``, ``users.list``;
 the mailbox is the calendar id (or the token's subject for the token endpoint). Paths are routed
 as Google's front end does: ``..`` resolved, then each segment decoded once, so a calendar id
 holding ``/`` (sent as ``%2F``) is one calendar id.
@@ -217,6 +221,8 @@ class GoogleStandIn(StandIn):
             return "token", None
         if segments == path_segments(USERS_PATH):
             return "users.list", None
+        if segments[:3] == CALENDAR_PREFIX and len(segments) == 4:
+            return "calendars.get", normalise_email(segments[3])
         if segments[:3] == CALENDAR_PREFIX and len(segments) in (5, 6):
             mailbox = normalise_email(segments[3])
             if segments[4] == "events":
@@ -237,6 +243,8 @@ class GoogleStandIn(StandIn):
             subject = self._authorise(request, CALENDAR_SCOPES, mailbox)
             if kind == "events.list":
                 return self._list(request, subject)
+            if kind == "calendars.get":
+                return self._calendar(subject)
             return self._get(request, subject)
         except _Bad as bad:
             return bad.response
@@ -513,6 +521,15 @@ class GoogleStandIn(StandIn):
             return Response(200, body)
         return Response(404, google_error(404, "notFound", "Not Found"))
 
+    # -- calendars.get ------------------------------------------------------------------------
+
+    def _calendar(self, mailbox: str) -> Response:
+        person = self.world.person(mailbox)
+        body: dict[str, Any] = {"kind": "calendar#calendar", "id": mailbox, "summary": mailbox}
+        if person is not None and person.timezone is not None:
+            body["timeZone"] = person.timezone
+        return Response(200, body)
+
     # -- users.list ---------------------------------------------------------------------------
 
     def _users(self, request: Request) -> Response:
@@ -533,6 +550,12 @@ class GoogleStandIn(StandIn):
             }
             if p.manager:
                 user["relations"] = [{"value": p.manager, "type": "manager"}]
+            code, sub, name = p.country_parts()
+            if code is not None:
+                address = {"type": "work", "primary": True, "countryCode": code}
+                user["addresses"] = [address | ({"region": sub} if sub else {})]
+            elif name is not None:
+                user["addresses"] = [{"type": "work", "country": name}]
             users.append(user)
         body: dict[str, Any] = {"kind": "admin#directory#users", "users": users}
         if offset + max_results < len(people):

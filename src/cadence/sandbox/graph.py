@@ -14,7 +14,11 @@ counters), and answers what the Outlook connector calls:
   ``%2F`` stays inside its segment: an address that is no user's is ``ErrorInvalidUser``);
 - ``GET /v1.0/users/{id}/events/{id}``: an event, or a series master with ``recurrence`` and
   ``cancelledOccurrences``;
-- ``GET /v1.0/users`` with ``$expand=manager``, ``$top`` and ``@odata.nextLink`` paging;
+- ``GET /v1.0/users`` with ``$expand=manager``, ``$top`` and ``@odata.nextLink`` paging, and
+  ``usageLocation``, ``country`` and ``state`` when ``$select`` names them (as Graph, which gives
+  them only then);
+- ``GET /v1.0/users/{id}/mailboxSettings``: the mailbox's ``timeZone`` (a Windows name, as
+  Outlook sets it), absent when the world gives them none;
 - ``POST /v1.0/$batch`` with up to 20 parts, each answered (or failed) on its own.
 
 How the world shows in a mailbox follows docs/outlook.md (with its assumptions where Graph's
@@ -348,6 +352,8 @@ class GraphStandIn(StandIn):
             return "delta", self._mailbox(rest[1])
         if len(rest) == 4 and rest[0] == "users" and rest[2] == "events":
             return "event", self._mailbox(rest[1])
+        if len(rest) == 3 and rest[0] == "users" and rest[2] == "mailboxSettings":
+            return "mailboxSettings", self._mailbox(rest[1])
         return "other", None
 
     def admit(self, kind: str, mailbox: str | None) -> Response | None:
@@ -405,6 +411,8 @@ class GraphStandIn(StandIn):
             return _graph_error(404, "ErrorInvalidUser", "The requested user is invalid.")
         if kind == "delta":
             return self._delta(person.email, request)
+        if kind == "mailboxSettings":
+            return self._mailbox_settings(person)
         return self._event(person.email, request.segments[-1])
 
     # -- $batch -----------------------------------------------------------------------------------
@@ -468,6 +476,17 @@ class GraphStandIn(StandIn):
 
     # -- directory --------------------------------------------------------------------------------
 
+    def _mailbox_settings(self, p: Person) -> Response:
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.graph_url}/$metadata#users('{user_id(p.email)}')"
+            "/mailboxSettings",
+            "language": {"locale": "en-US", "displayName": "English (United States)"},
+        }
+        if p.timezone is not None:
+            body["timeZone"] = p.timezone
+            body["workingHours"] = {"timeZone": {"name": p.timezone}}
+        return Response(200, body)
+
     def _users(self, request: Request) -> Response:
         people = sorted(
             (p for p in self.world.people.values() if p.side == "outlook"), key=lambda p: p.email
@@ -475,10 +494,11 @@ class GraphStandIn(StandIn):
         top = min(int(request.arg("$top") or USERS_PAGE), 999)
         offset = int(request.arg("$skiptoken") or 0)
         expand = "manager" in (request.arg("$expand") or "")
+        selected = {name.strip() for name in (request.arg("$select") or "").split(",")}
         page = people[offset : offset + top]
         body: dict[str, Any] = {
             "@odata.context": f"{self.graph_url}/$metadata#users",
-            "value": [self._user(p, expand) for p in page],
+            "value": [self._user(p, expand, selected) for p in page],
         }
         if offset + top < len(people):
             query = {k: v[0] for k, v in request.query.items()}
@@ -488,7 +508,7 @@ class GraphStandIn(StandIn):
             )
         return Response(200, body)
 
-    def _user(self, p: Person, expand: bool) -> dict[str, Any]:
+    def _user(self, p: Person, expand: bool, selected: set[str]) -> dict[str, Any]:
         user: dict[str, Any] = {
             "id": user_id(p.email),
             "displayName": p.name,
@@ -496,6 +516,11 @@ class GraphStandIn(StandIn):
             "userPrincipalName": p.email,
             "accountEnabled": not p.suspended,
         }
+        code, sub, name = p.country_parts()
+        # Graph gives null for a property selected and not set.
+        for key, value in (("usageLocation", code), ("state", sub), ("country", name or code)):
+            if key in selected:
+                user[key] = value
         if expand:
             boss = self.world.person(p.manager) if p.manager else None
             if boss is not None:

@@ -65,6 +65,21 @@ class Person:
     manager: str | None = None
     side: str = "google"  # which stand-in holds their mailbox: google | outlook
     suspended: bool = False
+    # What the directory says of where they work, as the stand-ins serve it: a code ("DE",
+    # "US-CA": Graph's usageLocation and state, a Google address's countryCode and region) or a
+    # name ("Germany": Graph's free-text country, a Google address without a code); the time zone
+    # as their calendar or mailbox settings say it (IANA for Google, a Windows name for Graph).
+    country: str | None = None
+    timezone: str | None = None
+
+    def country_parts(self) -> tuple[str | None, str | None, str | None]:
+        """(code, subdivision, name) of what the directory says of their country."""
+        if self.country is None:
+            return None, None, None
+        code, _, sub = self.country.partition("-")
+        if len(code) == 2 and code.isalpha() and code.isupper():
+            return code, sub or None, None
+        return None, None, self.country
 
 
 @dataclass(frozen=True)
@@ -214,6 +229,9 @@ class World:
         manager: str | None = None,
         side: str = "google",
         suspended: bool = False,
+        *,
+        country: str | None = None,
+        timezone: str | None = None,
     ) -> Person:
         if side not in SIDES:
             raise ValueError(f"side must be one of {sorted(SIDES)}")
@@ -223,6 +241,8 @@ class World:
             normalise_email(manager) if manager else None,
             side,
             suspended,
+            country,
+            timezone,
         )
         with self._lock:
             self.people[p.email] = p
