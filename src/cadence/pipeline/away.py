@@ -25,7 +25,10 @@ Decisions where the rules are silent (a manager should be able to predict every 
 - **Whose absence**: only the mailbox's owner is made away. An out-of-office event in someone
   else's calendar never makes the attendees it lists away, even the other person of the pair.
 - **Declined**: the person's own answer is read from the most recently seen attendee row that
-  resolves to them (an alias and the primary email may both be listed); no row means not declined.
+  resolves to them (an alias and the primary email may both be listed); two rows seen at the same
+  time that disagree count as declined; no row means not declined.
+- **People listed twice** (an alias and its primary email, two cases of one email): the row that
+  names a country is the person's, so that the order of the rows never matters.
 - **Times**: a missing start is the original start. A timed absence with no end, or an end at or
   before its start, is no time at all. All-day dates are the UTC dates of the stored start and end
   (the connectors store an all-day event at UTC midnights of its dates, the end being the day
@@ -188,7 +191,7 @@ def _zones(names: pd.Series, default: str) -> pd.Series:
 
 def _people(frames: StoreFrames, org: Org, ap: AwayParams) -> pd.DataFrame:
     """Index person (resolved email): ``zone`` (always a valid name) and ``country`` (normalised
-    ISO code, or None), the first row of a person listed twice."""
+    ISO code, or None); of a person listed twice, the row naming a country."""
     people = frames.people
     country = _text(people, "country").str.upper()
     default_country = ap.country.strip().upper() if ap.country and ap.country.strip() else None
@@ -201,7 +204,12 @@ def _people(frames: StoreFrames, org: Org, ap: AwayParams) -> pd.DataFrame:
             "country": country.astype(object).to_numpy(),
         }
     )
-    frame = frame[frame["person"].notna()].drop_duplicates("person")
+    # A person listed twice (an alias, another case): the row naming a country wins, then the
+    # smallest country and zone, so that the order of the rows never matters.
+    frame = frame[frame["person"].notna()].sort_values(
+        ["person", "country", "zone"], na_position="last", kind="stable"
+    )
+    frame = frame.drop_duplicates("person")
     # Managers named only as someone's manager still have holidays (of the default country).
     managers = pd.Index(org.people["manager_email"].dropna().unique())
     others = managers.difference(pd.Index(frame["person"]))
@@ -254,7 +262,9 @@ def _declined(
             "seen": _ns(rows["last_seen"]),
         }
     )[who == person[at]]
-    latest = mine.sort_values("seen", kind="stable").drop_duplicates("at", keep="last")
+    # Latest answer wins; two answers seen at the same time that disagree: the decline.
+    latest = mine.sort_values(["seen", "declined"], kind="stable")
+    latest = latest.drop_duplicates("at", keep="last")
     out[latest["at"].to_numpy()] = latest["declined"].to_numpy()
     return out
 
