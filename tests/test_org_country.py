@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
+from cadence.connectors.places import WINDOWS_ZONES, country_of, iana_zone
 from cadence.errors import InputError
 from cadence.normalised import OrgPerson
 from cadence.orgchart import parse_csv
@@ -292,3 +293,29 @@ def test_pull_says_how_many_it_could_not_fill_and_why(
         "dan@acme.test": ("FR", "Europe/Paris"),
         "eve@acme.test": ("NL", "Europe/Amsterdam"),
     }
+
+
+def test_every_windows_zone_cadence_maps_reads_as_its_iana_zone() -> None:
+    assert len(WINDOWS_ZONES) > 100
+    for windows, zone in WINDOWS_ZONES.items():
+        assert iana_zone(windows) == zone, windows
+        assert iana_zone(windows.lower()) == zone, windows
+    assert iana_zone("Europe/Berlin") == "Europe/Berlin"
+    assert iana_zone("Customized Time Zone") is None
+
+
+@pytest.mark.parametrize(
+    ("said", "region", "country"),
+    [
+        ("United States", "CA", "US-CA"),
+        ("Germany", "Bavaria", "DE"),  # a region's name, not a code: the country alone
+        ("DEU", None, "DE"),
+        ("de", "by", "DE-BY"),
+        ("UK", None, "GB"),
+        ("Atlantis", None, None),
+    ],
+)
+def test_a_directorys_country_names_and_codes(
+    said: str, region: str | None, country: str | None
+) -> None:
+    assert country_of(said, region) == country
