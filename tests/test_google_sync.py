@@ -453,6 +453,7 @@ def test_directory_gives_the_org_chart_with_managers(env: Env) -> None:
         (DAN, "Dan", ANN, "acme"),
     }
     assert env.stand_in.by_kind["users.list"] == 3  # 5 users, 2 a page
+    assert env.stand_in.by_kind["calendars.get"] == 4  # each listed user's time zone, once
 
 
 def test_directory_refused_names_the_admin(env: Env) -> None:

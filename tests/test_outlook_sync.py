@@ -418,3 +418,4 @@ def test_the_directory_is_read_page_by_page_with_managers(
         ("dee@acme.test", CY, "m365"),
     ]
     assert hs.graph.by_kind["users"] == 3  # five users on the tenant, two a page
+    assert hs.graph.by_kind["mailboxSettings"] == 4  # each listed user's time zone, once

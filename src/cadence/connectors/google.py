@@ -34,7 +34,7 @@ import http.client
 import json
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -182,6 +182,7 @@ class GoogleConnector:
         self.retry = retry
         self.timeout = timeout
         self.page_size = page_size
+        self.workers = source.concurrency or config.sync.concurrency
         self._credentials = load_service_account(config, source)
         self._series: dict[str, Future[_Series]] = {}
         self._series_lock = threading.Lock()
@@ -387,8 +388,8 @@ class GoogleReader:
             page_token = body.get("nextPageToken")
             if not page_token:
                 break
-        zones = [replace(p, timezone=self._calendar_zone(p.email, unfilled)) for p in people]
-        return DirectoryListing(zones, unfilled)
+        zones = _calendar_zones(self.connector, [p.email for p in people], unfilled)
+        return DirectoryListing([replace(p, timezone=zones[p.email]) for p in people], unfilled)
 
     def _calendar_zone(self, email: str, unfilled: Unfilled) -> str | None:
         """The time zone of ``email``'s primary calendar, read as them (``calendars.get``)."""
@@ -406,6 +407,31 @@ class GoogleReader:
             )
             unfilled.add("timezone", reason, email, said if isinstance(said, str) else None)
         return zone
+
+
+def _calendar_zones(
+    connector: GoogleConnector, emails: list[str], unfilled: Unfilled
+) -> dict[str, str | None]:
+    """Each user's calendar time zone, read by as many threads as a sync of the source uses
+    (each with its reader: an ``httplib2.Http`` is not thread-safe), since every user costs a
+    token and a request, one after the other."""
+    workers = max(1, min(connector.workers, len(emails)))
+    shares = [emails[i::workers] for i in range(workers)]
+
+    def read(share: list[str]) -> list[str | None]:
+        reader = GoogleReader(connector)
+        try:
+            return [reader._calendar_zone(email, unfilled) for email in share]
+        finally:
+            reader.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        found = list(pool.map(read, shares))
+    return {
+        email: zone
+        for share, zones in zip(shares, found, strict=True)
+        for email, zone in zip(share, zones, strict=True)
+    }
 
 
 def _address_country(user: dict[str, Any], email: str, unfilled: Unfilled) -> str | None:

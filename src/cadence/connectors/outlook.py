@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -282,11 +282,16 @@ class OutlookConnector:
                     )
                     ids.append(u.get("id") if isinstance(u.get("id"), str) else None)
                 url = body.get("@odata.nextLink")
-            zones = _MailboxZones(reader, unfilled)
-            people = [
-                replace(p, timezone=zones.zone(user_id or p.email, p.email))
-                for p, user_id in zip(people, ids, strict=True)
-            ]
+            zones = _MailboxZones(self, unfilled)
+            with ThreadPoolExecutor(max(1, self.workers)) as pool:
+                found = list(
+                    pool.map(
+                        zones.zone,
+                        [i or p.email for p, i in zip(people, ids, strict=True)],
+                        [p.email for p in people],
+                    )
+                )
+            people = [replace(p, timezone=z) for p, z in zip(people, found, strict=True)]
         finally:
             reader.close()
         return DirectoryListing(people, unfilled)
@@ -311,17 +316,22 @@ def _user_country(user: dict[str, Any], email: str, unfilled: Unfilled) -> str |
 
 class _MailboxZones:
     """Each user's time zone from ``GET /users/{id}/mailboxSettings`` (a Windows zone name,
-    mapped to IANA, or an IANA one). A refusal is counted for that user alone: an application
-    access policy may open some mailboxes to the app and not others."""
+    mapped to IANA, or an IANA one), read by as many threads as a sync of the source uses, each
+    with its reader. A refusal is counted for that user alone: an application access policy may
+    open some mailboxes to the app and not others."""
 
-    def __init__(self, reader: OutlookReader, unfilled: Unfilled) -> None:
-        self.reader = reader
+    def __init__(self, connector: OutlookConnector, unfilled: Unfilled) -> None:
+        self.connector = connector
         self.unfilled = unfilled
+        self._readers = threading.local()
 
     def zone(self, user: str, email: str) -> str | None:
-        url = f"{self.reader.c.graph}/users/{path_segment(user)}/mailboxSettings"
+        reader = getattr(self._readers, "reader", None)
+        if reader is None:
+            reader = self._readers.reader = self.connector.open_worker()
+        url = f"{self.connector.graph}/users/{path_segment(user)}/mailboxSettings"
         try:
-            body = self.reader.get(url)
+            body = reader.get(url)
         except SyncError as exc:
             reason = "whose mailbox settings could not be read"
             self.unfilled.add("timezone", reason, email, str(exc))

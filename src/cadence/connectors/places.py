@@ -16,6 +16,7 @@ when Windows adds a zone.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
@@ -244,10 +245,13 @@ class Unfilled:
 
     country: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     timezone: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # The time zones are read by several threads at once.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, what: str, reason: str, email: str, said: str | None = None) -> None:
         found = self.country if what == "country" else self.timezone
-        found.setdefault(reason, []).append((email, (said or "").strip()))
+        with self._lock:
+            found.setdefault(reason, []).append((email, (said or "").strip()))
 
     def count(self, what: str) -> int:
         found = self.country if what == "country" else self.timezone

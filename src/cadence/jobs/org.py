@@ -84,7 +84,7 @@ def _unfilled_line(name: str, listing: DirectoryListing, config: Config) -> str 
         if not count:
             continue
         why = []
-        for reason, found in sorted(reasons.items(), key=lambda r: -len(r[1])):
+        for reason, found in sorted(reasons.items(), key=lambda r: (-len(r[1]), r[0])):
             said = sorted({s for _, s in found if s})
             shown = ", ".join(repr(s[:MAX_SAID]) for s in said[:MAX_SAMPLES])
             more = f" and {len(said) - MAX_SAMPLES} more" if len(said) > MAX_SAMPLES else ""
