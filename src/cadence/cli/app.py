@@ -79,7 +79,11 @@ def set_app(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
         if name == "verbose":
             if value:
                 app.verbose = max(app.verbose, value)
-                logging.basicConfig(level=logging.DEBUG if value > 1 else logging.INFO)
+                # cadence's own lines (and alembic's) get more detail; client libraries stay at
+                # WARNING: their INFO and DEBUG lines carry request URLs with sync tokens.
+                logging.basicConfig(level=logging.WARNING)
+                for logger in ("cadence", "alembic"):
+                    logging.getLogger(logger).setLevel(logging.DEBUG if value > 1 else logging.INFO)
         elif name == "quiet":
             app.quiet = app.quiet or bool(value)
         elif value is not None:
