@@ -118,3 +118,17 @@ def test_the_smallest_demo_runs_end_to_end(tmp_path: Path) -> None:
     out = cadence(tmp_path, "demo", "--size", "12")
     assert out.returncode == 0, out.stderr
     assert "Reports (" in out.stdout and "Traceback" not in out.stderr
+
+
+def test_the_demo_s_keys_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    script = (
+        "import os; os.umask(0); from cadence.cli import main; "
+        "main(['demo', '--dir', 'd', '--size', '12'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    for key in ("d/google-service-account.json", "d/tls/server-key.pem", "d/cadence.db"):
+        mode = (tmp_path / key).stat().st_mode
+        assert mode & 0o077 == 0, (key, oct(mode))

@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from cadence.normalised import normalise_email
 from cadence.sandbox.server import Request, Response, StandIn, path_segments
+from cadence.sandbox.tls import write_private
 from cadence.sandbox.world import Occurrence, Series, World
 
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
@@ -202,8 +203,8 @@ class GoogleStandIn(StandIn):
             "auth_uri": self.url + "/auth",
             "token_uri": self.url + TOKEN_PATH,
         }
-        path.write_text(json.dumps(key), encoding="utf-8")
-        return path
+        # A real private key (the stand-in checks its signatures): readable by its owner alone.
+        return write_private(path, json.dumps(key).encode("utf-8"))
 
     def expire_tokens(self, mailbox: str | None = None) -> None:
         """Make sync tokens issued so far answer 410 (for one mailbox, or all)."""
