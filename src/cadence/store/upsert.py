@@ -44,7 +44,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
-from cadence.frames import EVENT_COLUMNS
 from cadence.normalised import Attendee, Event
 from cadence.store.fitting import fitted_events
 from cadence.store.models import Attendee as AttendeeRow
@@ -86,25 +85,16 @@ def _staging(table: Table, names: Sequence[str], *extra: Column[Any]) -> Table:
 # What a copy says, staged as is, in the order _event_rows and _attendee_rows build their tuples.
 # The columns a sync derives (original_start's default, the cancellation's and the sync's
 # times) are computed by the merge statements, once for the whole page.
-SYNC_DERIVED = ("cancelled_at", "cancel_seen_at", "first_seen", "last_seen")
+# In the models' column order (the schema's one definition), less what the merge derives.
+EVENTS_DERIVED = ("cancelled_at", "cancel_seen_at", "first_seen", "last_seen")
+ATTENDEES_DERIVED = ("response_seen_at", "last_seen")
 STAGE_EVENTS = _staging(
     EVENTS,
-    [name for name in EVENT_COLUMNS if name not in SYNC_DERIVED],
+    [c.name for c in EVENTS.columns if c.name not in EVENTS_DERIVED],
     Column("lists_attendees", Boolean),
 )
 STAGE_ATTENDEES = _staging(
-    ATTENDEES,
-    [
-        "source",
-        "mailbox",
-        "event_id",
-        "email",
-        "response",
-        "is_organizer",
-        "is_resource",
-        "optional",
-        "response_at",
-    ],
+    ATTENDEES, [c.name for c in ATTENDEES.columns if c.name not in ATTENDEES_DERIVED]
 )
 # The sync's time, and the same time or null (on a mailbox's very first sync) for the first
 # sight of a cancellation or a response.
