@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cadence.config import SyncConfig
 from cadence.connectors.base import Window
 from cadence.connectors.retry import Retryable, RetryPolicy, parse_retry_after
-from cadence.errors import SyncError
+from cadence.errors import AuthError, SyncError
 from cadence.jobs.sync import plan_round
 from cadence.store.models import SyncState
 
@@ -103,3 +103,14 @@ def test_incremental_keeps_the_token_window_until_the_horizon_runs_low() -> None
     assert plan_round(saved, sync, NOW, full=False) == ("t", Window(start, end))
     token, window = plan_round(saved, sync, NOW + timedelta(days=2), full=False)
     assert token is None and window.end == NOW + timedelta(days=37)
+
+
+def test_one_error_raised_in_two_mailboxes_names_each_its_own() -> None:
+    # A failed $batch answers every part with the same exception object.
+    shared = AuthError("Graph refused access (HTTP 403)")
+    first, second = shared.about("ann@acme.test"), shared.about("bob@acme.test")
+    assert str(first) == "ann@acme.test: Graph refused access (HTTP 403)"
+    assert str(second) == "bob@acme.test: Graph refused access (HTTP 403)"
+    assert isinstance(second, AuthError) and str(shared) == "Graph refused access (HTTP 403)"
+    precise = SyncError("time zone 'Mars/Base' is not an IANA name", where="event AAMk-1")
+    assert precise.about("ann@acme.test") is precise

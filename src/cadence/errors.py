@@ -19,6 +19,8 @@ Domain code raises these; only the CLI turns them into ``click.ClickException`` 
 
 from __future__ import annotations
 
+import copy
+
 
 class CadenceError(Exception):
     """Base of every error cadence raises on purpose."""
@@ -64,10 +66,14 @@ class SyncError(CadenceError):
         self.retryable = retryable
 
     def about(self, where: str) -> SyncError:
-        """This error, naming ``where`` unless something more precise was already named."""
-        if self.where is None:
-            self.where = where
-        return self
+        """This error naming ``where``, unless something more precise was already named: a copy,
+        since one error may be re-raised in several mailboxes (a failed ``$batch`` answers every
+        part, a series every mailbox that waited for it)."""
+        if self.where is not None:
+            return self
+        named = copy.copy(self)
+        named.where = where
+        return named
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}" if self.where else self.reason

@@ -163,8 +163,8 @@ def run_sync(
     log, under ``command``'s name; raises LockHeld while another sync or nightly runs."""
     # One sync at a time: two of them (or a sync during the nightly) would race on the same
     # mailboxes' tokens. A sharded sync locks its shard, as the sharded nightly does.
+    plan, connectors = prepare(config, engine, source, mailboxes, shard, connect)
     with run_lock(engine, command, slot=shard[0] if shard else 0):
-        plan, connectors = prepare(config, engine, source, mailboxes, shard, connect)
         with logged_run(engine, command, now) as run:
             run.step = "sync"
             summary = sync_sources(
@@ -232,13 +232,25 @@ def sync_sources(
     summary = SyncSummary()
     clock = time.monotonic()
     counter = _Progress(sum(len(plan[name]) for name in connectors), progress)
+    # Set when the store fails: the mailboxes not yet started, of every source, are left alone
+    # (each would make its API calls only to fail on the database in turn).
+    stopped = threading.Event()
 
     def one_source(name: str) -> list[MailboxResult]:
         src = config.sources[name]
         ensure_mailboxes(engine, name, src.kind, plan[name])
         workers = src.concurrency or config.sync.concurrency
         return _sync_source(
-            connectors[name], engine, config.sync, name, plan[name], full, workers, now, counter
+            connectors[name],
+            engine,
+            config.sync,
+            name,
+            plan[name],
+            full,
+            workers,
+            now,
+            counter,
+            stopped,
         )
 
     # Sources are different services with their own quotas: they are read side by side.
@@ -309,6 +321,7 @@ def _sync_source(
     workers: int,
     now: Callable[[], datetime],
     progress: _Progress,
+    stopped: threading.Event,
 ) -> list[MailboxResult]:
     local = threading.local()
     readers: list[MailboxReader] = []
@@ -324,7 +337,9 @@ def _sync_source(
 
     breaker = _Breaker(threshold=max(BREAKER_MIN, 2 * workers))
 
-    def one(mailbox: str) -> MailboxResult:
+    def one(mailbox: str) -> MailboxResult | None:
+        if stopped.is_set():
+            return None
         reason = breaker.tripped()
         if reason is not None:
             record_outcome(engine, source, mailbox, ran_at=now(), error=reason)
@@ -340,7 +355,13 @@ def _sync_source(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sync-{source}") as pool:
             futures = [pool.submit(one, m) for m in mailboxes]
             for f in as_completed(futures):
-                results.append(f.result())
+                try:
+                    result = f.result()
+                except StoreError:
+                    stopped.set()
+                    raise
+                if result is not None:
+                    results.append(result)
     finally:
         for r in readers:
             r.close()
