@@ -117,3 +117,15 @@ def test_a_stored_chart_with_a_cycle_is_walked_once_around() -> None:
         "e": ["f"],
     }
     assert not below.duplicated().any()
+
+
+def test_a_long_stored_cycle_with_a_tail_lists_each_ancestor_once() -> None:
+    cycle, tail = 300, 50
+    manager_of = {f"c{i}": f"c{(i + 1) % cycle}" for i in range(cycle)}
+    manager_of |= {f"t{i}": f"t{i + 1}" for i in range(tail - 1)} | {f"t{tail - 1}": "c0"}
+    below = reporting_lines(pd.Series(manager_of, dtype=object)).below
+    assert not below.duplicated().any()
+    counts = below.groupby("person").size()
+    assert (counts[[f"c{i}" for i in range(cycle)]] == cycle - 1).all()
+    # t_i is below the rest of the tail above it and the whole cycle.
+    assert counts["t0"] == (tail - 1) + cycle and counts[f"t{tail - 1}"] == cycle

@@ -614,9 +614,9 @@ def _closure(step: pd.DataFrame) -> pd.DataFrame:
     (numbered in email order, so sorting the codes sorts the emails).
 
     Linear in what it returns: everyone whose line reaches the top is walked up one level per
-    step with no look-back (a line cannot repeat itself), and only the people whose line runs
-    into a cycle (a chart that is not a tree, as the store may hold) are walked with a check of
-    what each already found, so a cycle is walked once around.
+    step with no look-back (a line cannot repeat itself); the people whose line runs into a
+    cycle (a chart that is not a tree, as the store may hold) are walked until their line comes
+    back to where it entered the cycle, so a cycle is walked once around.
     """
     import numpy as np
     import pandas as pd
@@ -632,7 +632,7 @@ def _closure(step: pd.DataFrame) -> pd.DataFrame:
     tops = _reaches_a_top(manager)
     found = [_walk_up(person[tops[person]], up[tops[person]], manager)]
     if not tops[person].all():
-        found.append(_walk_up_cycles(person[~tops[person]], up[~tops[person]], manager, size))
+        found.append(_walk_up_cycles(person[~tops[person]], up[~tops[person]], manager))
     persons = np.concatenate([p for p, _ in found])
     ancestors = np.concatenate([a for _, a in found])
     order = np.lexsort((persons, ancestors))
@@ -670,27 +670,39 @@ def _walk_up(
 
 
 def _walk_up_cycles(
-    person: np.ndarray, ancestor: np.ndarray, manager: np.ndarray, size: int
+    person: np.ndarray, ancestor: np.ndarray, manager: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every (person, ancestor) for people whose line runs into a cycle: each line stops at
-    the person themselves or at an ancestor it already found."""
+    """Every (person, ancestor) for people whose line runs into a cycle, each ancestor once.
+
+    Each line is a tail (maybe empty) into one cycle. The cycle's members are what following
+    managers long enough always lands on, and a line's entry is its first member (pointer
+    doubling finds both); a line then stops when it comes back to its entry (or, for a member,
+    to the person). Linear in what it returns, like :func:`_walk_up`.
+    """
     import numpy as np
 
-    width = np.int64(size)
-    keys = np.unique(person * width + ancestor)
-    seen = keys
-    found = [keys]
-    person, ancestor = keys // width, keys % width
+    size = len(manager)
+    rounds = max(1, int(size).bit_length() + 1)
+    going = np.where(manager >= 0, manager, np.arange(size))
+    far = going
+    for _ in range(rounds):
+        far = far[far]
+    # Only the people walked here are known to lead into a cycle (the others end at a top).
+    on_cycle = np.zeros(size, dtype=bool)
+    on_cycle[far[person]] = True
+    entry = np.where(on_cycle, np.arange(size), going)
+    for _ in range(rounds):
+        entry = entry[entry]
+    found_p, found_a = [person], [ancestor]
+    passed = ancestor == entry[person]
     while len(person):
         up = manager[ancestor]
-        go = (up >= 0) & (up != person)
-        keys = np.unique(person[go] * width + up[go])
-        keys = keys[~np.isin(keys, seen)]
-        seen = np.concatenate([seen, keys])
-        found.append(keys)
-        person, ancestor = keys // width, keys % width
-    every = np.concatenate(found)
-    return every // width, every % width
+        go = (up != person) & ~(passed & (up == entry[person]))
+        person, ancestor = person[go], up[go]
+        passed = passed[go] | (ancestor == entry[person])
+        found_p.append(person)
+        found_a.append(ancestor)
+    return np.concatenate(found_p), np.concatenate(found_a)
 
 
 # --- the hierarchy ------------------------------------------------------------------------------
