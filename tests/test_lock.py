@@ -56,3 +56,26 @@ def test_a_killed_holder_leaves_no_stale_lock(db_url: str) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_shards_run_side_by_side_but_never_beside_a_whole_run(engine: Engine, db_url: str) -> None:
+    other = make_engine(db_url)
+    try:
+        with run_lock(engine, "nightly shard 1/3", shard=1):
+            with run_lock(other, "nightly shard 2/3", shard=2):
+                pass  # two shards share the database
+            with pytest.raises(LockHeld):
+                with run_lock(other, "nightly shard 1/3", shard=1):
+                    pass  # but not one shard twice
+            for whole in ("sync", "nightly"):
+                with pytest.raises(LockHeld):
+                    with run_lock(other, whole):
+                        pass  # nor a run of the whole org beside a shard
+        with run_lock(engine, "sync"):
+            with pytest.raises(LockHeld, match="cadence sync pid"):
+                with run_lock(other, "nightly shard 2/3", shard=2):
+                    pass  # nor a shard beside a run of the whole org
+        with run_lock(other, "nightly shard 3/3", shard=3):
+            pass  # everything released
+    finally:
+        other.dispose()

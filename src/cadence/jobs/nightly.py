@@ -72,7 +72,7 @@ def run_nightly(
 
     what = "nightly" if shard is None else f"nightly shard {shard[0]}/{shard[1]}"
     clock = time.monotonic()
-    with run_lock(engine, what, slot=0 if shard is None else shard[0]):
+    with run_lock(engine, what, shard=None if shard is None else shard[0]):
         plan, connectors = prepare(config, engine, shard=shard)
         # After the checks: a refused config or key is then the run's only line.
         log.info("%s started", what, extra={"event": "start", "shard": _shard_text(shard)})

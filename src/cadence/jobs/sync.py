@@ -162,9 +162,9 @@ def run_sync(
     """``cadence sync``: :func:`sync_sources` under the run lock, as a run of its own in the run
     log, under ``command``'s name; raises LockHeld while another sync or nightly runs."""
     # One sync at a time: two of them (or a sync during the nightly) would race on the same
-    # mailboxes' tokens. A sharded sync locks its shard, as the sharded nightly does.
+    # mailboxes' tokens. A sharded sync locks as the sharded nightly does (store/lock.py).
     plan, connectors = prepare(config, engine, source, mailboxes, shard, connect)
-    with run_lock(engine, command, slot=shard[0] if shard else 0):
+    with run_lock(engine, command, shard=shard[0] if shard else None):
         with logged_run(engine, command, now) as run:
             run.step = "sync"
             summary = sync_sources(

@@ -14,7 +14,7 @@ import fcntl
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,22 +32,29 @@ def holder_description(what: str) -> str:
 
 
 @contextmanager
-def run_lock(engine: Engine, what: str = "nightly", slot: int = 0) -> Iterator[str]:
+def run_lock(engine: Engine, what: str = "nightly", shard: int | None = None) -> Iterator[str]:
     """Hold the run lock for the ``with`` block, or raise :class:`LockHeld` naming the holder.
 
-    ``slot`` gives independent locks on one database (a sharded nightly locks its shard's).
+    A run of the whole org (``shard`` None: a sync, a nightly) holds the lock alone. Shard ``i``
+    of a sharded nightly shares it with the other shards and holds its shard's own lock alone:
+    shards run side by side, but never beside a run of the whole org, nor twice.
     """
-    if engine.dialect.name == "postgresql":
-        with _advisory_lock(engine, what, ADVISORY_KEY + slot) as holder:
-            yield holder
-    elif engine.dialect.name == "sqlite":
-        path = _lock_path(engine)
-        if slot:
-            path = path.with_name(f"{path.name}.{slot}")
-        with _file_lock(path, what) as holder:
-            yield holder
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+    if engine.dialect.name not in ("postgresql", "sqlite"):  # pragma: no cover
         raise StoreError(f"no run lock for the {engine.dialect.name} database")
+    with ExitStack() as held:
+        holder = held.enter_context(_lock(engine, what, 0, shared=shard is not None))
+        if shard is not None:
+            holder = held.enter_context(_lock(engine, what, shard, shared=False))
+        yield holder
+
+
+def _lock(engine: Engine, what: str, slot: int, *, shared: bool) -> AbstractContextManager[str]:
+    if engine.dialect.name == "postgresql":
+        return _advisory_lock(engine, what, ADVISORY_KEY + slot, shared=shared)
+    path = _lock_path(engine)
+    if slot:
+        path = path.with_name(f"{path.name}.{slot}")
+    return _file_lock(path, what, shared=shared)
 
 
 def _lock_path(engine: Engine) -> Path:
@@ -58,7 +65,7 @@ def _lock_path(engine: Engine) -> Path:
 
 
 @contextmanager
-def _file_lock(path: Path, what: str) -> Iterator[str]:
+def _file_lock(path: Path, what: str, *, shared: bool = False) -> Iterator[str]:
     holder = holder_description(what)
     try:
         # Private (0600, or what a stricter umask leaves), and never through a symbolic link:
@@ -73,10 +80,14 @@ def _file_lock(path: Path, what: str) -> Iterator[str]:
         raise StoreError(f"cannot open the lock file {path}: {reason}") from exc
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             other = Path(path).read_text(encoding="utf-8", errors="replace").strip()
-            raise LockHeld(f"another run holds the lock {path}: {other or 'unknown'}") from None
+            other = other or ("a sharded nightly" if not shared else "unknown")
+            raise LockHeld(f"another run holds the lock {path}: {other}") from None
+        if shared:  # the file names the holder only while one run holds it alone
+            yield holder
+            return
         os.ftruncate(fd, 0)
         os.write(fd, holder.encode())
         yield holder
@@ -86,11 +97,12 @@ def _file_lock(path: Path, what: str) -> Iterator[str]:
 
 
 @contextmanager
-def _advisory_lock(engine: Engine, what: str, key: int) -> Iterator[str]:
+def _advisory_lock(engine: Engine, what: str, key: int, *, shared: bool = False) -> Iterator[str]:
     holder = holder_description(what)
+    mode = "_shared" if shared else ""
     with engine.connect() as conn:
         conn.execute(text("SELECT set_config('application_name', :h, false)"), {"h": holder})
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        got = conn.execute(text(f"SELECT pg_try_advisory_lock{mode}(:k)"), {"k": key}).scalar()
         conn.commit()
         if not got:
             other = conn.execute(
@@ -106,5 +118,5 @@ def _advisory_lock(engine: Engine, what: str, key: int) -> Iterator[str]:
         try:
             yield holder
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.execute(text(f"SELECT pg_advisory_unlock{mode}(:k)"), {"k": key})
             conn.commit()
