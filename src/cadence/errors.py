@@ -19,8 +19,6 @@ Domain code raises these; only the CLI turns them into ``click.ClickException`` 
 
 from __future__ import annotations
 
-import copy
-
 
 class CadenceError(Exception):
     """Base of every error cadence raises on purpose."""
@@ -71,7 +69,10 @@ class SyncError(CadenceError):
         part, a series every mailbox that waited for it)."""
         if self.where is not None:
             return self
-        named = copy.copy(self)
+        # Not copy.copy: once tblib's pickling support is installed (Dask's distributed does it),
+        # a copy of an exception shares its __dict__ with the original.
+        named = type(self).__new__(type(self), *self.args)
+        named.__dict__.update(vars(self))
         named.where = where
         return named
 
