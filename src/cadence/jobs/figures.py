@@ -9,6 +9,7 @@ the database; every job that needs figures (a report, all reports, the demo) com
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -32,20 +33,9 @@ MAX_WINDOW_WEEKS = 520
 
 
 def thresholds(health: HealthConfig) -> Thresholds:
-    """The ``[health]`` section as the pipeline's thresholds."""
-    return Thresholds(
-        late_cancel_hours=health.late_cancel_hours,
-        max_duration_hours=health.max_duration_hours,
-        cancel_streak_unhealthy=health.cancel_streak_unhealthy,
-        cancel_streak_at_risk=health.cancel_streak_at_risk,
-        stale_factor=health.stale_factor,
-        stale_default_days=health.stale_default_days,
-        high_cancellation_min_scheduled=health.high_cancellation_min_scheduled,
-        high_cancellation_unhealthy=health.high_cancellation_unhealthy,
-        high_cancellation_at_risk=health.high_cancellation_at_risk,
-        manager_cancels_min=health.manager_cancels_min,
-        manager_cancels_share=health.manager_cancels_share,
-    )
+    """The ``[health]`` section as the pipeline's thresholds (the same fields, by name: a test
+    keeps the two in step)."""
+    return Thresholds(**{f.name: getattr(health, f.name) for f in fields(Thresholds)})
 
 
 def params_for(config: Config, as_of: datetime, window_weeks: int | None = None) -> Params:
