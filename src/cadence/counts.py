@@ -15,4 +15,6 @@ PAIR_COUNTS = (
     "declined",
     "late_cancellations",
     "rescheduled",
+    "made_up",
+    "excused",
 )

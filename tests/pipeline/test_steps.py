@@ -30,7 +30,8 @@ from cadence.pipeline.occurrences import (
     Role,
     occurrences,
 )
-from cadence.pipeline.pairs import complete, pair_figures, with_health
+from cadence.pipeline.away import PAIR_COLUMNS
+from cadence.pipeline.pairs import complete, pair_figures, with_away, with_health
 from cadence.pipeline.params import Thresholds
 from cadence.pipeline.privacy import fold_sub_orgs, manager_suppressed, summary_shown
 from cadence.pipeline.rates import cancellation_rate
@@ -40,6 +41,10 @@ AS_OF = pd.Timestamp(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))  # a Monday, noo
 START = AS_OF - pd.Timedelta(days=7, hours=2)  # last Monday, 10:00
 SYNC = AS_OF - pd.Timedelta(days=200)  # the mailboxes' first sync
 HOUR = pd.Timedelta(hours=1)
+NO_AWAY = pd.DataFrame(
+    {"pair_id": pd.Series(dtype=np.int64)}
+    | {name: pd.Series(dtype="datetime64[ns, UTC]") for name in PAIR_COLUMNS[1:]}
+)
 TIMES = [
     "original_start",
     "start",
@@ -256,7 +261,7 @@ def test_all_day_other_types_and_long_meetings_are_no_1_1s() -> None:
 
 
 def test_the_codes_are_the_labels_positions() -> None:
-    assert OUTCOMES == ["held", "cancelled", "declined", "upcoming"]
+    assert OUTCOMES == ["held", "cancelled", "declined", "upcoming", "made_up", "excused"]
     assert ROLES == ["manager", "report"]
     assert [OUTCOMES[o] for o in (Outcome.CANCELLED, Outcome.UPCOMING)] == ["cancelled", "upcoming"]
     assert ROLES[Role.REPORT] == "report"
@@ -302,7 +307,8 @@ PAIRS = pd.DataFrame(
 
 
 def health(occ: pd.DataFrame) -> pd.DataFrame:
-    return with_health(complete(PAIRS, pair_figures(occ, RULES, PARAMS)), PARAMS)
+    figures = with_away(complete(PAIRS, pair_figures(occ, RULES, PARAMS)), NO_AWAY, PARAMS)
+    return with_health(figures, PARAMS)
 
 
 def test_three_missed_in_a_row_after_a_held_one_is_a_streak_of_3() -> None:
@@ -408,7 +414,7 @@ def test_the_thresholds_are_the_health_settings() -> None:
 def test_the_pipeline_names_no_command_line_options() -> None:
     empty = copies().iloc[:0]
     with pytest.raises(UsageError) as err:
-        run(empty, RULES, PARAMS, "pandas", "threads")
+        run(empty, RULES, NO_AWAY, PARAMS, "pandas", "threads")
     assert "needs the dask engine" in str(err.value) and "--" not in str(err.value)
     with pytest.raises(UsageError, match="unknown engine 'spark'"):
-        run(empty, RULES, PARAMS, "spark")
+        run(empty, RULES, NO_AWAY, PARAMS, "spark")

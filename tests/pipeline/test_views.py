@@ -35,14 +35,14 @@ from pipeline.builders import (
 
 ENTRY = [
     "email", "name", "status", "reasons", "scheduled", "held", "missed", "cancelled_by_manager",
-    "cancelled_by_report", "declined", "late_cancellations", "rescheduled", "cancellation_rate",
-    "held_minutes", "intended_cadence_days", "actual_cadence_days", "last_held",
-    "days_since_last_held", "next_scheduled", "consecutive_missed", "cadence_bucket",
-    "minutes_per_week", "streak_cancelled_by_manager", "timeline",
+    "cancelled_by_report", "declined", "late_cancellations", "rescheduled", "made_up", "excused",
+    "cancellation_rate", "held_minutes", "intended_cadence_days", "actual_cadence_days",
+    "last_held", "days_since_last_held", "next_scheduled", "consecutive_missed", "cadence_bucket",
+    "minutes_per_week", "streak_cancelled_by_manager", "away_days", "away_until", "timeline",
 ]  # fmt: skip
 SUMMARY = [
     "direct_reports", "covered", "coverage_rate", "with_recurring_series", "cancellation_rate",
-    "manager_cancel_share", "median_actual_cadence_days", "status_counts",
+    "manager_cancel_share", "median_actual_cadence_days", "made_up", "excused", "status_counts",
 ]  # fmt: skip
 
 
@@ -75,6 +75,7 @@ def test_manager_view_shape_and_skip_levels(db: Engine) -> None:
         "canceller_role": "manager",
         "rescheduled": False,
         "late": True,
+        "made_up_by": None,
     }
     assert view["skip_levels"] == []
     boss = manager_view(result, BOSS)
@@ -122,6 +123,8 @@ def test_director_view_trend_sub_orgs_and_privacy(db: Engine) -> None:
         "missed": 13,
         "cancelled_by_manager": 13,
         "cancelled_by_report": 0,
+        "made_up": 0,
+        "excused": 0,
         "cancellation_rate": 1.0,
     }
     assert view["trend"][-3]["scheduled"] == 13 and view["trend"][-3]["missed"] == 0

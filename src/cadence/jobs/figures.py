@@ -58,6 +58,7 @@ def params_for(config: Config, as_of: datetime, window_weeks: int | None = None)
         min_group_size=config.report.min_group_size,
         timezone=config.org.timezone,
         health=thresholds(config.health),
+        country=config.org.country or None,
     )
 
 

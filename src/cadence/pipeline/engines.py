@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cadence.errors import UsageError
+from cadence.pipeline.excuses import settle
 from cadence.pipeline.occurrences import occurrences
 from cadence.pipeline.pairs import pair_figures
 from cadence.pipeline.params import Params
@@ -25,10 +26,17 @@ class SchedulerNeedsDask(UsageError):
     the user chose the two can say it in the user's words."""
 
 
+def _occurrences(
+    copies: pd.DataFrame, rules: pd.DataFrame, away: pd.DataFrame, p: Params
+) -> pd.DataFrame:
+    """Whole pairs' copies -> their occurrences with final outcomes."""
+    return settle(occurrences(copies, p), rules, away)
+
+
 def _per_partition(
-    copies: pd.DataFrame, rules: pd.DataFrame, p: Params
+    copies: pd.DataFrame, rules: pd.DataFrame, away: pd.DataFrame, p: Params
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    occ = occurrences(copies, p)
+    occ = _occurrences(copies, rules, away, p)
     return occ, pair_figures(occ, rules, p)
 
 
@@ -40,18 +48,20 @@ def _sorted(occ: pd.DataFrame, figures: pd.DataFrame) -> tuple[pd.DataFrame, pd.
 def run(
     copies: pd.DataFrame,
     rules: pd.DataFrame,
+    away: pd.DataFrame,
     p: Params,
     engine_kind: str = "pandas",
     scheduler: str | None = None,
     partitions: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Occurrences and pair figures of the assigned ``copies`` on the chosen engine."""
+    """Occurrences and pair figures of the assigned ``copies`` on the chosen engine; ``away``
+    is every pair's merged away time."""
     if engine_kind == "pandas":
         if scheduler:
             raise SchedulerNeedsDask(f"a scheduler ({scheduler}) needs the dask engine")
-        return _sorted(*_per_partition(copies, rules, p))
+        return _sorted(*_per_partition(copies, rules, away, p))
     if engine_kind == "dask":
-        return _sorted(*_run_dask(copies, rules, p, scheduler, partitions))
+        return _sorted(*_run_dask(copies, rules, away, p, scheduler, partitions))
     raise UsageError(f"unknown engine {engine_kind!r}: use one of {', '.join(ENGINES)}")
 
 
@@ -62,6 +72,7 @@ def _is_address(scheduler: str) -> bool:
 def _run_dask(
     copies: pd.DataFrame,
     rules: pd.DataFrame,
+    away: pd.DataFrame,
     p: Params,
     scheduler: str | None,
     partitions: int | None,
@@ -77,10 +88,10 @@ def _run_dask(
     frame = copies.set_index(pd.Index(codes.astype(np.int64), name="part")).sort_index(
         kind="stable"
     )
-    empty_occ, empty_fig = _per_partition(copies.iloc[:0], rules, p)
+    empty_occ, empty_fig = _per_partition(copies.iloc[:0], rules, away, p)
 
     def occ_part(part: pd.DataFrame) -> pd.DataFrame:
-        return occurrences(part.reset_index(drop=True), p)
+        return _occurrences(part.reset_index(drop=True), rules, away, p)
 
     # Dask would turn text columns into Arrow strings; the pandas engine keeps them as they are.
     with dask.config.set({"dataframe.convert-string": False}):

@@ -38,9 +38,14 @@ ONE_OFF = np.int64(np.iinfo(np.int64).min)
 # What happened to an occurrence, and who of the pair (the organizer on copies, the canceller on
 # occurrences). Each value is the position in its list, which is the code in the categorical
 # whose categories are the lower-cased names: the codes cannot drift from the labels.
-Outcome = IntEnum("Outcome", ["HELD", "CANCELLED", "DECLINED", "UPCOMING"], start=0)
+# MADE_UP and EXCUSED are what a cancelled or declined occurrence becomes when the pair met
+# nearby instead, or when either was away (:mod:`cadence.pipeline.excuses`): decided after the
+# rest, since they need the pair's other occurrences and away time.
+Outcome = IntEnum(
+    "Outcome", ["HELD", "CANCELLED", "DECLINED", "UPCOMING", "MADE_UP", "EXCUSED"], start=0
+)
 Role = IntEnum("Role", ["MANAGER", "REPORT"], start=0)
-NO_ROLE = -1  # the categorical's code for null: not missed
+NO_ROLE = -1  # the categorical's code for null: nobody called it off
 
 
 def label(code: IntEnum) -> str:
@@ -52,7 +57,10 @@ OUTCOMES = [label(code) for code in Outcome]
 ROLES = [label(code) for code in Role]
 HELD, CANCELLED = label(Outcome.HELD), label(Outcome.CANCELLED)
 DECLINED, UPCOMING = label(Outcome.DECLINED), label(Outcome.UPCOMING)
+MADE_UP, EXCUSED = label(Outcome.MADE_UP), label(Outcome.EXCUSED)
 MISSED = (CANCELLED, DECLINED)
+# What counts as scheduled: held or missed (made-up, excused and upcoming ones are neither).
+SCHEDULED = (HELD, CANCELLED, DECLINED)
 MANAGER, REPORT = label(Role.MANAGER), label(Role.REPORT)
 
 # Copies hold numbers and times only. ``organizer_role`` is a Role code (NaN: unknown);
@@ -97,6 +105,7 @@ OCCURRENCE_COLUMNS = [
     "rescheduled",
     "minutes",
     "rule",
+    "made_up_by",
 ]
 
 
@@ -405,7 +414,7 @@ def _decide(occ: pd.DataFrame, copies: pd.DataFrame, p: Params) -> pd.DataFrame:
         [Outcome.CANCELLED, Outcome.DECLINED, Outcome.UPCOMING],
         Outcome.HELD,
     )
-    occ["outcome"] = _categorical(outcome, OUTCOMES)
+    occ["outcome"] = categorical(outcome, OUTCOMES)
     # The organizer cancels; when the organizer is unknown, the manager is held to it.
     organizer = occ["organizer_role"].fillna(int(Role.MANAGER)).to_numpy().astype(np.int64)
     role = np.select(
@@ -413,12 +422,14 @@ def _decide(occ: pd.DataFrame, copies: pd.DataFrame, p: Params) -> pd.DataFrame:
         [organizer, organizer, Role.MANAGER, Role.REPORT],
         NO_ROLE,
     )
-    occ["canceller_role"] = _categorical(role, ROLES)
+    occ["canceller_role"] = categorical(role, ROLES)
     occ["late"] = late_misses(
         copies, occ, cancelled, declined, m_declined, r_declined, h.late_cancel_hours
     )
     occ["rescheduled"] = (occ["start"] != occ["original_start"]).to_numpy(dtype=bool)
     occ["minutes"] = (occ["end"] - occ["start"]).dt.total_seconds() / 60.0
+    # The start of the one-off that made a miss up: filled by cadence.pipeline.excuses.
+    occ["made_up_by"] = pd.Series(pd.NaT, index=occ.index, dtype="datetime64[ns, UTC]")
     return occ[OCCURRENCE_COLUMNS].reset_index(drop=True)
 
 
@@ -500,7 +511,7 @@ def _sightings(copies: pd.DataFrame) -> pd.DataFrame:
     return g[earliest].min().join(g[[f"{kind}_unknown" for kind in SIGHTINGS]].max())
 
 
-def _categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
+def categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
     """Labels from codes (-1: null), as a categorical: compact and fast to compare."""
     return pd.Categorical.from_codes(cast("Sequence[int]", codes), categories=pd.Index(categories))
 
@@ -523,5 +534,6 @@ def _empty_occurrences() -> pd.DataFrame:
             "rescheduled": pd.Series(dtype=bool),
             "minutes": pd.Series(dtype=float),
             "rule": pd.Series(dtype=float),
+            "made_up_by": pd.Series(dtype="datetime64[ns, UTC]"),
         }
     )

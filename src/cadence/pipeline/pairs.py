@@ -11,7 +11,18 @@ import numpy as np
 import pandas as pd
 
 from cadence.counts import PAIR_COUNTS
-from cadence.pipeline.occurrences import DECLINED, HELD, MANAGER, MISSED, REPORT, UPCOMING
+from cadence.pipeline.away import away_between, away_days, away_until
+from cadence.pipeline.occurrences import (
+    DECLINED,
+    EXCUSED,
+    HELD,
+    MADE_UP,
+    MANAGER,
+    MISSED,
+    REPORT,
+    SCHEDULED,
+    UPCOMING,
+)
 from cadence.pipeline.params import Params, in_days
 from cadence.pipeline.rates import cancellation_rate
 
@@ -64,12 +75,15 @@ def pair_figures(occ: pd.DataFrame, rules: pd.DataFrame, p: Params) -> pd.DataFr
             "late_cancellations": missed & w["late"],
             "rescheduled": w["rescheduled"],
             "held_minutes": w["minutes"].where(held, 0.0),
+            "made_up": o == MADE_UP,
+            "excused": o == EXCUSED,
         }
     )
     figures = flags.groupby("pair_id").sum()
     figures["held_minutes"] = figures["held_minutes"].astype(float)
     figures["scheduled"] = figures["held"] + figures["missed"]
-    figures = figures.join(_streaks(w[o != UPCOMING]), how="outer")
+    # Made-up and excused occurrences break no streak and make none.
+    figures = figures.join(_streaks(w[o.isin(SCHEDULED)]), how="outer")
     figures = figures.join(_actual_cadence(w[held]), how="outer")
     figures = figures.join(
         occ.loc[held_all, "start"].groupby(pair[held_all]).max().rename("last_held"), how="outer"
@@ -137,22 +151,41 @@ def complete(pairs: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def with_away(frame: pd.DataFrame, away: pd.DataFrame, p: Params) -> pd.DataFrame:
+    """Adds ``away_days`` (exact days of the window in the pair's away time), ``away_until``
+    (the end of the away stretch holding as-of, else null) and ``away_since_last_held`` (the
+    away time between last held and as-of, a timedelta; null when nothing was ever held), from
+    every pair's merged away time (:func:`cadence.pipeline.away.pair_away`)."""
+    out = frame.copy()
+    pairs = pd.Index(out.index, name="pair_id")
+    out["away_days"] = away_days(away, p.window_start, p.as_of, pairs).to_numpy()
+    out["away_until"] = away_until(away, p.as_of, pairs).to_numpy()
+    last_held = out["last_held"].astype("datetime64[ns, UTC]")
+    since = away_between(away, last_held, p.as_of, pairs)
+    out["away_since_last_held"] = since.to_numpy()
+    return out
+
+
 def with_health(frame: pd.DataFrame, p: Params) -> pd.DataFrame:
-    """Adds the rates, the days since last held, status, reasons and the extra fields."""
+    """Adds the rates, the days since last held, status, reasons and the extra fields; the away
+    figures (:func:`with_away`) must be there."""
     h = p.health
     out = frame.copy()
     scheduled = out["scheduled"]
     out["cancellation_rate"] = cancellation_rate(out["missed"], scheduled)
     since = in_days(p.as_of - out["last_held"])
     out["days_since_last_held"] = np.floor(since)
+    # Stale counts the days since last held less the away time in between.
+    present = np.floor(in_days(p.as_of - out["last_held"] - out["away_since_last_held"]))
+    away_now = out["away_until"].notna()
     cadence = out["intended_cadence_days"].fillna(h.stale_default_days)
     rate = out["cancellation_rate"]
     streak = out["consecutive_missed"]
     many = scheduled >= h.high_cancellation_min_scheduled
     unhealthy = {
-        "no_one_on_one": (scheduled == 0) & out["next_scheduled"].isna(),
+        "no_one_on_one": (scheduled == 0) & out["next_scheduled"].isna() & ~away_now,
         "cancel_streak": streak >= h.cancel_streak_unhealthy,
-        "stale": (out["days_since_last_held"] > h.stale_factor * cadence).fillna(False),
+        "stale": (present > h.stale_factor * cadence).fillna(False),
         "high_cancellation": many & (rate >= h.high_cancellation_unhealthy).fillna(False),
     }
     at_risk = {

@@ -41,7 +41,8 @@ class Thresholds:
 @dataclass(frozen=True)
 class Params:
     """One run's as-of (UTC-aware), window and trend lengths in weeks, the privacy floor
-    (``min_group_size`` pairs), the time zone that cuts days and weeks, and the thresholds."""
+    (``min_group_size`` pairs), the time zone that cuts days and weeks (and each person's whose
+    row names none), the thresholds, and the default holiday country."""
 
     as_of: pd.Timestamp
     window_weeks: int
@@ -49,6 +50,8 @@ class Params:
     min_group_size: int
     timezone: str
     health: Thresholds
+    # The public-holiday country of people whose org chart row names none (None: no holidays).
+    country: str | None = None
 
     @property
     def window_start(self) -> pd.Timestamp:

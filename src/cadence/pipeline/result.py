@@ -15,6 +15,9 @@ from cadence.pipeline.org import Org
 from cadence.pipeline.params import Params
 from cadence.pipeline.rollups import TREND_COLUMNS, Trends
 
+# How a timeline's missing instant (NaT) reads as microseconds.
+NO_TIME = np.iinfo(np.int64).min
+
 
 @dataclass(frozen=True)
 class HealthResult:
@@ -100,12 +103,14 @@ class HealthResult:
             "canceller_role": role.astype(object).where(role.notna()).to_numpy(dtype=object),
             "rescheduled": occ["rescheduled"].to_numpy(dtype=bool),
             "late": occ["late"].to_numpy(dtype=bool),
+            "made_up_by": micros("made_up_by"),  # NaT reads as NO_TIME
         }
 
     def timeline(self, pair_id: int) -> dict[str, np.ndarray]:
         """The window's occurrences of one pair, oldest original start first, as arrays:
         original_start and start (microseconds since the epoch, UTC), outcome, canceller_role
-        (null when not missed), rescheduled, late."""
+        (null when nobody called it off), rescheduled, late, made_up_by (the start of the
+        one-off that made a miss up, microseconds; :data:`NO_TIME` for none)."""
         columns = self._timeline_columns
         lo, hi = np.searchsorted(columns["pair_id"], [pair_id, pair_id + 1])
         return {name: values[lo:hi] for name, values in columns.items()}

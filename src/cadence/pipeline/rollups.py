@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cadence.pipeline.occurrences import MANAGER, MISSED, REPORT, UPCOMING
+from cadence.pipeline.occurrences import (
+    EXCUSED,
+    MADE_UP,
+    MANAGER,
+    MISSED,
+    REPORT,
+    SCHEDULED,
+    UPCOMING,
+)
 from cadence.pipeline.params import WEEK, Params
 from cadence.pipeline.rates import cancellation_rate
 
@@ -26,11 +34,20 @@ SUMMARY_COLUMNS = [
     "cancellation_rate",
     "manager_cancel_share",
     "median_actual_cadence_days",
+    "made_up",
+    "excused",
     "healthy",
     "at_risk",
     "unhealthy",
 ]
-TREND_COLUMNS = ["scheduled", "missed", "cancelled_by_manager", "cancelled_by_report"]
+TREND_COLUMNS = [
+    "scheduled",
+    "missed",
+    "cancelled_by_manager",
+    "cancelled_by_report",
+    "made_up",
+    "excused",
+]
 
 
 def summarise(pairs: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
@@ -45,6 +62,8 @@ def summarise(pairs: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
             "scheduled": pairs["scheduled"].to_numpy(),
             "missed": pairs["missed"].to_numpy(),
             "by_manager": pairs["cancelled_by_manager"].to_numpy(),
+            "made_up": pairs["made_up"].to_numpy(),
+            "excused": pairs["excused"].to_numpy(),
             "actual": pairs["actual_cadence_days"].to_numpy(dtype=float),
             "healthy": (status == "healthy").to_numpy(),
             "at_risk": (status == "at_risk").to_numpy(),
@@ -59,6 +78,8 @@ def summarise(pairs: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
         missed=("missed", "sum"),
         by_manager=("by_manager", "sum"),
         median_actual_cadence_days=("actual", "median"),
+        made_up=("made_up", "sum"),
+        excused=("excused", "sum"),
         healthy=("healthy", "sum"),
         at_risk=("at_risk", "sum"),
         unhealthy=("unhealthy", "sum"),
@@ -112,10 +133,12 @@ def trends(occ: pd.DataFrame, pairs: pd.DataFrame, below: pd.DataFrame, p: Param
             "report": direct.loc[o["pair_id"], "report"].to_numpy(),
             "manager": direct.loc[o["pair_id"], "manager"].to_numpy(),
             "week": week.to_numpy(),
-            "scheduled": 1,
+            "scheduled": o["outcome"].isin(SCHEDULED).to_numpy(),
             "missed": missed.to_numpy(),
             "cancelled_by_manager": (missed & (o["canceller_role"] == MANAGER)).to_numpy(),
             "cancelled_by_report": (missed & (o["canceller_role"] == REPORT)).to_numpy(),
+            "made_up": (o["outcome"] == MADE_UP).to_numpy(),
+            "excused": (o["outcome"] == EXCUSED).to_numpy(),
         }
     )
     rows = rows[(rows["week"] >= 0) & (rows["week"] < p.trend_weeks)]

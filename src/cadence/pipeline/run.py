@@ -1,13 +1,14 @@
-"""The pipeline end to end: frames -> occurrences -> pair figures -> health -> manager and
-director figures -> :class:`HealthResult`."""
+"""The pipeline end to end: frames -> occurrences and away time -> final outcomes -> pair
+figures -> health -> manager and director figures -> :class:`HealthResult`."""
 
 from __future__ import annotations
 
 from cadence.frames import StoreFrames
+from cadence.pipeline.away import AwayParams, pair_away, person_away
 from cadence.pipeline.engines import run
 from cadence.pipeline.occurrences import assign_copies
 from cadence.pipeline.org import build_org
-from cadence.pipeline.pairs import complete, in_window, with_health
+from cadence.pipeline.pairs import complete, in_window, with_away, with_health
 from cadence.pipeline.params import Params
 from cadence.pipeline.result import HealthResult
 from cadence.pipeline.rollups import director_summaries, manager_summaries, trends
@@ -28,8 +29,10 @@ def compute_frames(
     """
     org = build_org(frames.people, frames.aliases)
     copies, rules = assign_copies(frames, org, params)
-    occ, figures = run(copies, rules, params, engine_kind, scheduler, partitions)
-    pairs = with_health(complete(org.pairs, figures), params)
+    away_params = AwayParams.from_params(params, country=params.country)
+    away = pair_away(person_away(frames, org, away_params), org.pairs)
+    occ, figures = run(copies, rules, away, params, engine_kind, scheduler, partitions)
+    pairs = with_health(with_away(complete(org.pairs, figures), away, params), params)
     return HealthResult(
         params=params,
         org=org,

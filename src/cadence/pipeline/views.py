@@ -22,7 +22,7 @@ from cadence.counts import PAIR_COUNTS
 from cadence.errors import UsageError
 from cadence.pipeline.privacy import DirectorPrivacy, director_privacy
 from cadence.pipeline.rates import cancellation_rate
-from cadence.pipeline.result import HealthResult
+from cadence.pipeline.result import NO_TIME, HealthResult
 from cadence.pipeline.rollups import TREND_COLUMNS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -65,6 +65,8 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
         "cancellation_rate": _rate(row["cancellation_rate"]),
         "manager_cancel_share": _rate(row["manager_cancel_share"]),
         "median_actual_cadence_days": _days(row["median_actual_cadence_days"]),
+        "made_up": int(row["made_up"]),
+        "excused": int(row["excused"]),
         "status_counts": {
             "healthy": int(row["healthy"]),
             "at_risk": int(row["at_risk"]),
@@ -89,14 +91,16 @@ def _timeline(result: HealthResult, pair_id: int) -> list[dict[str, Any]]:
             "canceller_role": None if _missing(role) else role,
             "rescheduled": bool(moved),
             "late": bool(late),
+            "made_up_by": None if by == NO_TIME else _isoformat(by, zone),
         }
-        for original, start, outcome, role, moved, late in zip(
+        for original, start, outcome, role, moved, late, by in zip(
             rows["original_start"],
             rows["start"],
             rows["outcome"],
             rows["canceller_role"],
             rows["rescheduled"],
             rows["late"],
+            rows["made_up_by"],
             strict=True,
         )
     ]
@@ -123,6 +127,8 @@ def _entry(result: HealthResult, row: dict[str, Any]) -> dict[str, Any]:
             "cadence_bucket": row["cadence_bucket"],
             "minutes_per_week": _days(row["minutes_per_week"]),
             "streak_cancelled_by_manager": int(row["streak_cancelled_by_manager"]),
+            "away_days": _days(row["away_days"]),
+            "away_until": _time(row["away_until"], tz),
             "timeline": _timeline(result, int(row["pair_id"])),
         }
     )
@@ -163,17 +169,8 @@ def _weeks(result: HealthResult, sums: np.ndarray | None) -> list[dict[str, Any]
     rates = cancellation_rate(missed, scheduled).tolist()
     weeks = []
     for i, label in enumerate(result.trends.weeks):
-        row = dict(zip(TREND_COLUMNS, sums[i].tolist(), strict=True))
-        weeks.append(
-            {
-                "week": label,
-                "scheduled": int(row["scheduled"]),
-                "missed": int(row["missed"]),
-                "cancelled_by_manager": int(row["cancelled_by_manager"]),
-                "cancelled_by_report": int(row["cancelled_by_report"]),
-                "cancellation_rate": _rate(rates[i]),
-            }
-        )
+        counts = {name: int(value) for name, value in zip(TREND_COLUMNS, sums[i], strict=True)}
+        weeks.append({"week": label, **counts, "cancellation_rate": _rate(rates[i])})
     return weeks
 
 
