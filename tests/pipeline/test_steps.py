@@ -20,6 +20,7 @@ from cadence.config import HealthConfig, parse_config
 from cadence.errors import UsageError
 from cadence.jobs.figures import params_for
 from cadence.pipeline import Params
+from cadence.pipeline.away import PAIR_COLUMNS
 from cadence.pipeline.engines import run
 from cadence.pipeline.occurrences import (
     COPY_COLUMNS,
@@ -30,7 +31,6 @@ from cadence.pipeline.occurrences import (
     Role,
     occurrences,
 )
-from cadence.pipeline.away import PAIR_COLUMNS
 from cadence.pipeline.pairs import complete, pair_figures, with_away, with_health
 from cadence.pipeline.params import Thresholds
 from cadence.pipeline.privacy import fold_sub_orgs, manager_suppressed, summary_shown

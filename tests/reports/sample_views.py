@@ -38,9 +38,28 @@ def _timeline(outcomes: list[tuple[str, str | None, bool, bool]]) -> list[dict[s
                 "canceller_role": role,
                 "rescheduled": moved,
                 "late": late,
+                "made_up_by": None,
             }
         )
     return out
+
+
+def _made_up(timeline: list[dict[str, Any]], index: int, days_later: int) -> None:
+    """The miss at ``index`` made up by a one-off ``days_later``: the one-off is held, added to
+    the timeline in order, and the miss points at it."""
+    miss = timeline[index]
+    when = _iso(datetime.fromisoformat(miss["original_start"]) + timedelta(days=days_later))
+    miss["made_up_by"] = when
+    one_off = {
+        "original_start": when,
+        "start": when,
+        "outcome": "held",
+        "canceller_role": None,
+        "rescheduled": False,
+        "late": False,
+        "made_up_by": None,
+    }
+    timeline.insert(index + 1, one_off)
 
 
 def entry(email: str, name: str, status: str, reasons: list[str], **kw: Any) -> dict[str, Any]:
@@ -57,6 +76,8 @@ def entry(email: str, name: str, status: str, reasons: list[str], **kw: Any) -> 
         "declined": 0,
         "late_cancellations": 0,
         "rescheduled": 0,
+        "made_up": 0,
+        "excused": 0,
         "cancellation_rate": 0.0,
         "held_minutes": 360,
         "intended_cadence_days": 7.0,
@@ -68,14 +89,40 @@ def entry(email: str, name: str, status: str, reasons: list[str], **kw: Any) -> 
         "cadence_bucket": "weekly",
         "minutes_per_week": 30.0,
         "streak_cancelled_by_manager": 0,
+        "away_days": 0.0,
+        "away_until": None,
         "timeline": _timeline([("held", None, False, False)] * 12),
     }
     e.update(kw)
     return e
 
 
+def _bob_timeline() -> list[dict[str, Any]]:
+    """Every outcome: held, moved, cancelled and declined by either side, late, made up (by a
+    one-off two days later), excused (twice: while away), and one coming up."""
+    timeline = _timeline(
+        [
+            ("made_up", "manager", False, False),
+            ("excused", "report", False, False),
+            ("excused", "manager", False, False),
+            ("held", None, False, False),
+            ("cancelled", "report", False, False),
+            ("held", None, True, False),
+            ("cancelled", "manager", False, True),
+            ("cancelled", "report", False, False),
+            ("cancelled", "manager", False, True),
+            ("declined", "report", False, False),
+            ("cancelled", "manager", False, False),
+            ("upcoming", None, False, False),
+        ]
+    )
+    _made_up(timeline, 0, 2)
+    return timeline
+
+
 def manager_view() -> dict[str, Any]:
-    """Ann manages five: one of each kind of trouble, plus a healthy one."""
+    """Ann manages five: one of each kind of trouble, plus a healthy one. Bob made one 1:1 up and
+    had two called off while away; Finn (stale) is away now, back on Mon 14 Dec in Paris."""
     reports = [
         entry(
             "bob@acme.test",
@@ -89,6 +136,8 @@ def manager_view() -> dict[str, Any]:
             declined=1,
             late_cancellations=2,
             rescheduled=1,
+            made_up=1,
+            excused=2,
             cancellation_rate=0.5,
             held_minutes=180,
             actual_cadence_days=10.5,
@@ -97,13 +146,8 @@ def manager_view() -> dict[str, Any]:
             consecutive_missed=3,
             streak_cancelled_by_manager=2,
             minutes_per_week=15.0,
-            timeline=_timeline(
-                [("held", None, False, False)] * 5
-                + [("cancelled", "report", False, False), ("held", None, True, False)]
-                + [("cancelled", "manager", False, True), ("cancelled", "report", False, False)]
-                + [("cancelled", "manager", False, True), ("declined", "report", False, False)]
-                + [("cancelled", "manager", False, False), ("upcoming", None, False, False)]
-            ),
+            away_days=3.0,
+            timeline=_bob_timeline(),
         ),
         entry(
             "cleo@acme.test",
@@ -147,6 +191,10 @@ def manager_view() -> dict[str, Any]:
             actual_cadence_days=7.0,
             last_held="2026-10-12T09:00:00+00:00",
             days_since_last_held=42,
+            next_scheduled=None,
+            # Out of office since Wed 18 Nov 12:00 UTC, to the midnight ending Mon 14 Dec in Paris.
+            away_days=4.9,
+            away_until="2026-12-14T23:00:00+00:00",
             timeline=_timeline([("held", None, False, False)] * 3),
         ),
         entry("gus@acme.test", "Gus Green", "healthy", []),
@@ -159,6 +207,8 @@ def manager_view() -> dict[str, Any]:
         "cancellation_rate": 0.194,
         "manager_cancel_share": 0.667,
         "median_actual_cadence_days": 7.0,
+        "made_up": 1,
+        "excused": 2,
         "status_counts": {"healthy": 1, "at_risk": 1, "unhealthy": 3},
     }
     skip = entry(
@@ -182,7 +232,9 @@ def manager_view() -> dict[str, Any]:
     }
 
 
-def _week(label: str, scheduled: int, by_manager: int, by_report: int) -> dict[str, Any]:
+def _week(
+    label: str, scheduled: int, by_manager: int, by_report: int, made_up: int, excused: int
+) -> dict[str, Any]:
     missed = by_manager + by_report
     return {
         "week": label,
@@ -190,8 +242,16 @@ def _week(label: str, scheduled: int, by_manager: int, by_report: int) -> dict[s
         "missed": missed,
         "cancelled_by_manager": by_manager,
         "cancelled_by_report": by_report,
+        "made_up": made_up,
+        "excused": excused,
         "cancellation_rate": round(missed / scheduled, 3) if scheduled else None,
     }
+
+
+def null_week(label: str) -> dict[str, Any]:
+    """A week of a group under the privacy floor: every count and the rate null."""
+    week = _week(label, 0, 0, 0, 0, 0)
+    return {k: (label if k == "week" else None) for k in week}
 
 
 def _trend(seed: int, size: int) -> list[dict[str, Any]]:
@@ -202,7 +262,10 @@ def _trend(seed: int, size: int) -> list[dict[str, Any]]:
         scheduled = 0 if (i == 3 and seed == 2) else size + (i * seed) % 3
         bm = (i * (seed + 1)) % 3 if scheduled else 0
         br = (i + seed) % 2 if scheduled else 0
-        weeks.append(_week(f"{year}-W{week_no:02d}", scheduled, bm, br))
+        made_up = (i + seed) % 4 // 3 if scheduled else 0
+        # Two summer weeks when people are away: 1:1s called off then are excused.
+        excused = (2 + seed % 2) if week_no in (32, 33) and scheduled else 0
+        weeks.append(_week(f"{year}-W{week_no:02d}", scheduled, bm, br, made_up, excused))
     return weeks
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from cadence.reports import charts
 from cadence.reports.render import render
 from cadence.reports.words import RenderSettings
-from reports.sample_views import manager_view
+from reports.sample_views import director_view, manager_view
 
 CHROMIUM = "/usr/bin/chromium"
 GOLDEN = Path(__file__).parent / "golden"
@@ -88,6 +89,18 @@ def test_report_renders_with_charts_and_no_console_errors(
         shutil.copy(png, Path(keep) / png.name)
         phone = Path(keep) / f"{name}-phone.png"
         _chromium(tmp_path, page, f"--screenshot={phone}", "--window-size=390,2400")
+
+
+@pytest.mark.parametrize("kind", ["manager", "director"])
+def test_every_mark_and_bar_renders_without_console_errors(tmp_path: Path, kind: str) -> None:
+    """The hand-built views: every timeline outcome (made up and excused too), away notes, and
+    the trend's made-up and excused bars, which a golden org may not show."""
+    view = manager_view() if kind == "manager" else director_view()
+    page = tmp_path / f"{kind}.html"
+    page.write_text(render(view, "html", RenderSettings()), "utf-8")
+    dom = _chromium(tmp_path, page, "--dump-dom")
+    assert _console(dom.stderr) == []
+    assert charts.MADE_UP_COLOUR in dom.stdout and charts.EXCUSED_COLOUR in dom.stdout
 
 
 def test_console_errors_are_caught(tmp_path: Path) -> None:

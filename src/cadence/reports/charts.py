@@ -3,9 +3,15 @@
 The director's org-wide weekly trend is drawn with matplotlib (Agg backend, text kept as text so
 it is small and searchable). A week's bar is its cancellation rate from the view, split in
 proportion to the view's manager- and report-cancelled counts; the split is only geometry, every
-number a reader sees is the view's. The sub-org small multiples and the per-report timeline strips
-are drawn thousands of times per run in a large company, so they are written as SVG markup
-directly, in the same colours.
+number a reader sees is the view's. Made-up and excused 1:1s are not misses, so they never join
+that bar: they stand in a narrow bar of their own beside it, on the same scale (per 100 scheduled),
+so the main bar's top still reads as the rate. The sub-org small multiples and the per-report
+timeline strips are drawn thousands of times per run in a large company, so they are written as
+SVG markup directly, in the same colours.
+
+No meaning rests on colour alone: in the timelines each outcome has its own shape (a bar, a
+hollow bar, a ringed tick, a flat dash), and in the trends the not-missed bar stands apart and
+its excused part is hatched or outlined.
 """
 
 from __future__ import annotations
@@ -26,12 +32,17 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cadence.reports.words import RenderSettings, local, visible
+from cadence.reports.words import RenderSettings, local, short_date, visible
 
 MANAGER_COLOUR = "#c2410c"
 REPORT_COLOUR = "#f2b45a"
 HELD_COLOUR = "#15803d"
 UPCOMING_COLOUR = "#94a3b8"
+# Made up: a calm teal, apart from held's green and the misses' oranges. Excused: a warm grey,
+# apart from the slate of "coming up" and of weeks without 1:1s, with a darker edge to be seen.
+MADE_UP_COLOUR = "#0d9488"
+EXCUSED_COLOUR = "#a8a29e"
+EXCUSED_EDGE = "#78716c"
 
 _RC: dict[Any, Any] = {
     "svg.fonttype": "none",  # text stays text: smaller, selectable, sharp at any zoom
@@ -58,11 +69,22 @@ class _TrendFigure:
         with plt.rc_context(_RC):
             self.fig = Figure(figsize=(10, 3.2))
             self.ax = self.fig.add_subplot()
-            xs = range(weeks)
             zeros = [0.0] * weeks
             # The HTML around the chart carries the legend, so it wraps on a phone.
-            self.low = self.ax.bar(xs, zeros, color=MANAGER_COLOUR, width=0.75)
-            self.high = self.ax.bar(xs, zeros, color=REPORT_COLOUR, width=0.75)
+            misses = [i - 0.12 for i in range(weeks)]
+            self.low = self.ax.bar(misses, zeros, color=MANAGER_COLOUR, width=0.5)
+            self.high = self.ax.bar(misses, zeros, color=REPORT_COLOUR, width=0.5)
+            aside = [i + 0.26 for i in range(weeks)]
+            self.made_up = self.ax.bar(aside, zeros, color=MADE_UP_COLOUR, width=0.22)
+            self.excused = self.ax.bar(
+                aside,
+                zeros,
+                color=EXCUSED_COLOUR,
+                edgecolor=EXCUSED_EDGE,
+                linewidth=0.4,
+                hatch="////",
+                width=0.22,
+            )
             (self.empty,) = self.ax.plot([], [], "|", color=UPCOMING_COLOUR, markersize=7)
             self.ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
             self.ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0f}%")
@@ -78,9 +100,20 @@ class _TrendFigure:
         for bar, b, t in zip(self.high, bottoms, tops, strict=True):
             bar.set_y(b)
             bar.set_height(t)
+        made_up, excused = aside_bars(trend)
+        # An empty not-missed bar is not drawn at all: its edge would show as a hairline.
+        for bar, m in zip(self.made_up, made_up, strict=True):
+            bar.set_height(m)
+            bar.set_visible(m > 0)
+        for bar, m, x in zip(self.excused, made_up, excused, strict=True):
+            bar.set_y(m)
+            bar.set_height(x)
+            bar.set_visible(x > 0)
         empty = [i for i, w in enumerate(trend) if w.get("cancellation_rate") is None]
         self.empty.set_data(empty, [0] * len(empty))
-        top = max([b + t for b, t in zip(bottoms, tops, strict=True)] + [10.0])
+        heights = [b + t for b, t in zip(bottoms, tops, strict=True)]
+        heights += [m + x for m, x in zip(made_up, excused, strict=True)]
+        top = max([*heights, 10.0])
         self.ax.set_ylim(0, min(100, top * 1.25))
         labels = [str(w["week"]) for w in trend]
         step = max(1, len(labels) // 8)
@@ -120,9 +153,35 @@ def split_bars(trend: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[fl
     return bottoms, tops
 
 
+def aside_bars(trend: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[float]]:
+    """Per week, the heights of the not-missed bar beside the rate's: made up below, excused
+    above, each per 100 scheduled 1:1s, so it shares the rate's scale. Only geometry: the
+    numbers a reader sees are the view's. No bar where a count is null or nothing was
+    scheduled."""
+    made_up, excused = [], []
+    for w in trend:
+        scheduled = w.get("scheduled")
+        per = 100 / scheduled if scheduled else 0.0
+        made_up.append((w.get("made_up") or 0) * per)
+        excused.append((w.get("excused") or 0) * per)
+    return made_up, excused
+
+
+def week_words(w: Mapping[str, Any]) -> str:
+    """``2026-W40: 2 of 10 missed, 1 made up, 1 while someone was away``: a week's bar's
+    tooltip."""
+    text = f"{w['week']}: {w['missed']} of {w['scheduled']} missed"
+    if w.get("made_up"):
+        text += f", {w['made_up']} made up"
+    if w.get("excused"):
+        text += f", {w['excused']} while someone was away"
+    return text
+
+
 def trend_svg(trend: Sequence[Mapping[str, Any]], title: str) -> str:
     """The org's weekly cancellation rate as stacked bars (matplotlib): cancelled by managers
-    below, by reports above. A week with no 1:1s has no bar and a grey tick, so it is not read
+    below, by reports above; beside each, a narrow bar of the made-up (below) and excused
+    (hatched, above) 1:1s. A week with no 1:1s has no bar and a grey tick, so it is not read
     as 0%."""
     figure = _FIGURES.get(len(trend))
     if figure is None:
@@ -139,6 +198,7 @@ def mini_trend_svg(trend: Sequence[Mapping[str, Any]], title: str, y_max: float)
     """
     width, height, base = 200, 60, 56
     bottoms, tops = split_bars(trend)
+    made_up, excused = aside_bars(trend)
     scale = (base - 4) / max(y_max, 10.0)
     step = width / max(len(trend), 1)
     parts = [
@@ -146,32 +206,46 @@ def mini_trend_svg(trend: Sequence[Mapping[str, Any]], title: str, y_max: float)
         f"<title>{_title(title)}</title>",
         f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#94a3b8"/>',
     ]
-    for i, (w, b, t) in enumerate(zip(trend, bottoms, tops, strict=True)):
-        x = round(i * step + step * 0.15, 1)
-        bw = round(step * 0.7, 1)
+    for i, (w, b, t, m, e) in enumerate(zip(trend, bottoms, tops, made_up, excused, strict=True)):
+        x = round(i * step + step * 0.1, 1)
+        bw = round(step * 0.5, 1)
         if w.get("cancellation_rate") is None:
             parts.append(
                 f'<line x1="{x + bw / 2}" y1="{base - 3}" x2="{x + bw / 2}" y2="{base + 3}"'
                 f' stroke="{UPCOMING_COLOUR}"/>'
             )
             continue
-        label = escape(f"{w['week']}: {w['missed']} of {w['scheduled']} missed")
         hb, ht = round(b * scale, 1), round(t * scale, 1)
         parts.append(
-            f"<g><title>{label}</title>"
+            f"<g><title>{escape(week_words(w))}</title>"
             f'<rect x="{x}" y="{round(base - hb, 1)}" width="{bw}" height="{hb}"'
             f' fill="{MANAGER_COLOUR}"/>'
             f'<rect x="{x}" y="{round(base - hb - ht, 1)}" width="{bw}" height="{ht}"'
-            f' fill="{REPORT_COLOUR}"/></g>'
+            f' fill="{REPORT_COLOUR}"/>'
         )
+        if m or e:
+            # The not-missed bar stands apart from the misses; excused is outlined.
+            ax, aw = round(x + bw + step * 0.05, 1), round(step * 0.25, 1)
+            hm, he = round(m * scale, 1), round(e * scale, 1)
+            parts.append(
+                f'<rect x="{ax}" y="{round(base - hm, 1)}" width="{aw}" height="{hm}"'
+                f' fill="{MADE_UP_COLOUR}"/>'
+                f'<rect x="{ax}" y="{round(base - hm - he, 1)}" width="{aw}" height="{he}"'
+                f' fill="{EXCUSED_COLOUR}" stroke="{EXCUSED_EDGE}" stroke-width="0.5"/>'
+            )
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
 
 def trend_peak(trends: Sequence[Sequence[Mapping[str, Any]]]) -> float:
-    """The highest weekly rate (in %) across several trends, so small multiples share a scale."""
-    rates = [w.get("cancellation_rate") or 0 for t in trends for w in t]
-    return max(rates, default=0) * 100
+    """The highest weekly bar (in %) across several trends, the rate's or the not-missed one
+    beside it, so small multiples share a scale."""
+    peaks = [0.0]
+    for t in trends:
+        peaks += [(w.get("cancellation_rate") or 0) * 100 for w in t]
+        peaks += [m + e for m, e in zip(*aside_bars(t), strict=True)]
+    return max(peaks)
 
 
 def _mark_colour(item: Mapping[str, Any]) -> str:
@@ -182,21 +256,51 @@ def _mark_colour(item: Mapping[str, Any]) -> str:
     return MANAGER_COLOUR if item.get("canceller_role") == "manager" else REPORT_COLOUR
 
 
-def _short(t: datetime) -> str:
-    return f"{t:%a} {t.day} {t:%b}"
-
-
 def _mark_words(item: Mapping[str, Any], when: datetime, settings: RenderSettings) -> str:
+    """``Tue 1 Dec: called off by you, made up on Thu 3 Dec``: a mark's tooltip."""
     outcome = item["outcome"]
+    who = "you" if item.get("canceller_role") == "manager" else "them"
     if outcome in ("cancelled", "declined"):
-        who = "you" if item.get("canceller_role") == "manager" else "them"
         verb = "declined" if outcome == "declined" else "cancelled"
         text = f"{verb} by {who}" + (", late" if item.get("late") else "")
+    elif outcome == "made_up":
+        # Called off, not "cancelled": a declined one can be made up too, and the view keeps
+        # only who, not which.
+        text = f"called off by {who}"
+        if item.get("made_up_by"):
+            text += f", made up on {short_date(local(item['made_up_by'], settings))}"
+        else:
+            text += ", made up"
+    elif outcome == "excused":
+        text = f"called off by {who} while away (excused)"
     else:
         text = outcome
     if item.get("rescheduled"):
-        text += f", moved to {_short(local(item['start'], settings))}"
-    return f"{_short(when)}: {text}"
+        text += f", moved to {short_date(local(item['start'], settings))}"
+    return f"{short_date(when)}: {text}"
+
+
+def _mark(item: Mapping[str, Any], x: float) -> str:
+    """An occurrence's shape: held, missed and coming up are bars (filled green, filled orange,
+    hollow), made up a ringed tick, excused a flat dash, so none is told apart by colour alone."""
+    if item["outcome"] == "made_up":
+        return (
+            f'<circle cx="{x}" cy="14.5" r="4.5" fill="#fff" stroke="{MADE_UP_COLOUR}"'
+            ' stroke-width="1.5"/>'
+            f'<path d="M{round(x - 2.2, 1)} 14.6l1.6 1.8l2.8-3.6" fill="none"'
+            f' stroke="{MADE_UP_COLOUR}" stroke-width="1.4"/>'
+        )
+    if item["outcome"] == "excused":
+        return (
+            f'<rect x="{round(x - 3, 1)}" y="12.5" width="6" height="4" rx="1"'
+            f' fill="{EXCUSED_COLOUR}" stroke="{EXCUSED_EDGE}" stroke-width="0.6"/>'
+        )
+    colour = _mark_colour(item)
+    stroke = ' stroke="#64748b"' if colour == "none" else ""
+    return (
+        f'<rect x="{round(x - 3, 1)}" y="8" width="6" height="13" rx="1.5" fill="{colour}"'
+        f"{stroke}/>"
+    )
 
 
 _WIDTH, _HEIGHT, _PAD = 240, 26, 4
@@ -232,9 +336,10 @@ def timeline_svg(
     """A strip of the window: one mark per occurrence at its original start.
 
     Held is a green bar, cancelled (or declined) by the manager a dark orange bar, by the report a
-    light orange one, upcoming a hollow grey one; a moved occurrence carries a dot above. Each mark
-    has a tooltip with its date and what happened. Ticks mark the window's weeks and a dashed
-    line as-of.
+    light orange one, upcoming a hollow grey one, made up a teal ring with a tick, excused (called
+    off while away) a flat grey dash; a moved occurrence carries a dot above. Each mark has a
+    tooltip with its date and what happened. Ticks mark the window's weeks and a dashed line
+    as-of.
     """
     end = local(as_of, settings)
     start = end - timedelta(weeks=window_weeks)
@@ -243,12 +348,8 @@ def timeline_svg(
     for item in timeline:
         when = local(item["original_start"], settings)
         x = _x((when - start).total_seconds() / span)
-        colour = _mark_colour(item)
-        stroke = ' stroke="#64748b"' if colour == "none" else ""
         parts.append(
-            f"<g><title>{escape(_mark_words(item, when, settings))}</title>"
-            f'<rect x="{round(x - 3, 1)}" y="8" width="6" height="13" rx="1.5" fill="{colour}"'
-            f"{stroke}/>"
+            f"<g><title>{escape(_mark_words(item, when, settings))}</title>{_mark(item, x)}"
         )
         if item.get("rescheduled"):
             parts.append(f'<circle cx="{x}" cy="4" r="2" fill="#334155"/>')

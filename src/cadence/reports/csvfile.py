@@ -30,12 +30,16 @@ PAIR_FIELDS = (
     "next_scheduled",
     "consecutive_missed",
     "streak_cancelled_by_manager",
+    "away_days",
+    "away_until",
 )
 WEEK_FIELDS = (
     "scheduled",
     "missed",
     "cancelled_by_manager",
     "cancelled_by_report",
+    "made_up",
+    "excused",
     "cancellation_rate",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -24,6 +24,9 @@ COLOURS = {
     "manager": charts.MANAGER_COLOUR,
     "report": charts.REPORT_COLOUR,
     "upcoming": charts.UPCOMING_COLOUR,
+    "made_up": charts.MADE_UP_COLOUR,
+    "excused": charts.EXCUSED_COLOUR,
+    "excused_edge": charts.EXCUSED_EDGE,
 }
 
 
@@ -47,18 +50,27 @@ def _env() -> Environment:
     return env
 
 
+def _sentence(text: str | None) -> str:
+    return f"{words.capital(text)}." if text else ""
+
+
 def _pair_rows(
     view: Mapping[str, Any], entries: Sequence[Mapping[str, Any]], settings: RenderSettings
 ) -> list[dict[str, Any]]:
     weeks = view["window_weeks"]
     rows = []
     for e in words.worst_first(list(entries)):
+        counts = words.pair_counts(e)
         rows.append(
             {
                 **e,
                 "status_label": words.status_label(e["status"]),
                 "reason_texts": words.reason_texts(e, weeks),
-                "tips": words.suggestions(e, weeks, settings),
+                "tips": words.suggestions(e, weeks, settings, view["as_of"]),
+                # Held and missed on the row's line, the rest (made up, away, moved) below.
+                "counts_main": " · ".join(counts[:2]),
+                "counts_more": " · ".join(counts[2:]),
+                "away_text": words.capital("; ".join(words.away(e, view["as_of"], settings))),
                 "last_text": words.fmt_date(e.get("last_held"), settings, none="never"),
                 "last_ago": words.days_ago(e.get("days_since_last_held")),
                 "next_text": words.fmt_date(e.get("next_scheduled"), settings, none="none planned"),
@@ -81,6 +93,7 @@ def manager_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
         .render(
             view=view,
             s=view["summary"],
+            not_missed=_sentence(words.not_missed(view["summary"])),
             weeks=view["window_weeks"],
             week=words.iso_week(view["as_of"], settings),
             as_of=words.fmt_as_of(view["as_of"], settings),
@@ -112,6 +125,8 @@ def director_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
         .render(
             view=view,
             s=view.get("summary"),
+            not_missed=_sentence(words.not_missed(view["summary"])) if view.get("summary") else "",
+            not_missed_note=words.NOT_MISSED_NOTE,
             week=words.iso_week(view["as_of"], settings),
             as_of=words.fmt_as_of(view["as_of"], settings),
             changes=words.director_changes(view),

@@ -26,7 +26,11 @@ def md(text: object) -> str:
 
 
 def _entry_block(
-    e: Mapping[str, Any], window_weeks: int, settings: RenderSettings, via: str | None = None
+    e: Mapping[str, Any],
+    window_weeks: int,
+    as_of: str,
+    settings: RenderSettings,
+    via: str | None = None,
 ) -> list[str]:
     reasons = words.reason_texts(e, window_weeks)
     head = f"### {md(e['name'])}: {status_label(e['status'])}"
@@ -35,6 +39,9 @@ def _entry_block(
         lines.append(f"- Reports to {md(via)}")
     if reasons:
         lines.append(f"- Why: {'; '.join(reasons)}")
+    away = words.away(e, as_of, settings)
+    if away:
+        lines.append(f"- {words.capital('; '.join(away))}")
     lines.append(
         f"- Last 1:1: {words.last_held(e, settings)} · next: {words.next_one(e, settings)}"
     )
@@ -43,7 +50,7 @@ def _entry_block(
         f" · actual {words.every(e.get('actual_cadence_days'))}"
     )
     lines.append(f"- Over {plural(window_weeks, 'week')}: {words.held_missed(e)}")
-    for s in words.suggestions(e, window_weeks, settings):
+    for s in words.suggestions(e, window_weeks, settings, as_of):
         lines.append(f"- **Suggestion:** {s}")
     lines.append("")
     return lines
@@ -72,8 +79,11 @@ def manager_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
         ),
         f"- Recurring series: {s['with_recurring_series']} of {s['direct_reports']};"
         f" typical gap between 1:1s {words.every(s.get('median_actual_cadence_days'))}",
-        "",
     ]
+    not_missed = words.not_missed(s)
+    if not_missed:
+        lines.insert(-1, f"- {words.capital(not_missed)}")
+    lines.append("")
     reports = words.worst_first(list(view["reports"]))
     if reports:
         lines += [
@@ -89,7 +99,7 @@ def manager_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
             )
         lines.append("")
         for e in reports:
-            lines += _entry_block(e, weeks, settings)
+            lines += _entry_block(e, weeks, view["as_of"], settings)
     skips = words.worst_first(list(view.get("skip_levels") or []))
     if skips:
         lines += [
@@ -99,19 +109,30 @@ def manager_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
             "",
         ]
         for e in skips:
-            lines += _entry_block(e, weeks, settings, words.via_name(view, e))
+            lines += _entry_block(e, weeks, view["as_of"], settings, words.via_name(view, e))
     return "\n".join(lines).rstrip() + "\n"
 
 
+# Made up and excused are neither missed nor scheduled: their own columns, after the misses.
+_TREND_COUNTS = (
+    "scheduled",
+    "missed",
+    "cancelled_by_manager",
+    "cancelled_by_report",
+    "made_up",
+    "excused",
+)
+
+
 def _trend_line(week: Mapping[str, Any]) -> str:
-    counts = ("scheduled", "missed", "cancelled_by_manager", "cancelled_by_report")
-    cells = " | ".join(fmt_count(week[k]) for k in counts)
+    cells = " | ".join(fmt_count(week.get(k)) for k in _TREND_COUNTS)
     return f"| {week['week']} | {cells} | {fmt_rate(week.get('cancellation_rate'))} |"
 
 
 _TREND_HEAD = [
-    "| Week | Scheduled | Missed | By managers | By reports | Cancellation rate |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    "| Week | Scheduled | Missed | By managers | By reports | Made up | While away"
+    " | Cancellation rate |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 ]
 
 
@@ -136,9 +157,13 @@ def director_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
             f" {'pair' if s['direct_reports'] == 1 else 'pairs'} in your org.",
             "",
         ]
+        not_missed = words.not_missed(s)
+        if not_missed:
+            lines += [f"{words.capital(not_missed)}.", ""]
     lines += ["## What changed since last week", ""]
     lines += [f"- {line}" for line in words.director_changes(view)]
-    lines += ["", "## Cancellation rate by week, whole org", "", *_TREND_HEAD]
+    lines += ["", "## Cancellation rate by week, whole org", "", words.NOT_MISSED_NOTE, ""]
+    lines += _TREND_HEAD
     lines += [_trend_line(w) for w in view["trend"]]
     lines.append("")
     subs = view.get("sub_orgs") or []

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from cadence.config import Config
@@ -98,6 +98,25 @@ def fmt_datetime(value: str | None, settings: RenderSettings) -> str:
     return f"{fmt_date(value, settings)} {t:%H:%M}"
 
 
+def short_date(t: datetime) -> str:
+    """``Tue 1 Dec``: a day close enough to as-of that its year goes without saying."""
+    return f"{t:%a} {t.day} {t:%b}"
+
+
+def last_away_day(value: str, settings: RenderSettings, as_of: str | None = None) -> str:
+    """The end of an away stretch (an exclusive instant) as a person reads "away until":
+    ``Mon 14 Dec`` for a stretch ending at local midnight after Monday (the last day away, as a
+    vacation "until Monday" includes Monday), ``Mon 14 Dec 15:00`` for one ending at another
+    hour (a timed absence, or a midnight in another person's zone); with the year when it is not
+    as-of's (or there is no as-of)."""
+    end = local(value, settings)
+    midnight = (end.hour, end.minute, end.second) == (0, 0, 0)
+    t = end - timedelta(days=1) if midnight else end
+    same_year = as_of is not None and local(as_of, settings).year == t.year
+    day = short_date(t) if same_year else f"{short_date(t)} {t.year}"
+    return day if midnight else f"{day} {t:%H:%M}"
+
+
 def fmt_time(value: str | None, settings: RenderSettings) -> str:
     """``10:00``; empty for none."""
     return "" if value is None else f"{local(value, settings):%H:%M}"
@@ -140,6 +159,11 @@ def fmt_days(days: float | None) -> str:
     if days is None:
         return "—"
     return f"{days:g}"
+
+
+def capital(text: str) -> str:
+    """Text starting a sentence: its first letter upper-case, the rest (a date, a name) as is."""
+    return text[:1].upper() + text[1:]
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -199,22 +223,37 @@ def reason_texts(e: Entry, window_weeks: int) -> list[str]:
     return texts
 
 
-def suggestions(e: Entry, window_weeks: int, settings: RenderSettings) -> list[str]:
-    """What a manager could do, one plain sentence per reason that holds (none when healthy)."""
+# The reasons that say "too long without a 1:1": while the pair is away, there is nothing to do
+# about them but wait.
+_WAITING = ("no_one_on_one", "cancel_streak", "stale")
+
+
+def suggestions(
+    e: Entry, window_weeks: int, settings: RenderSettings, as_of: str | None = None
+) -> list[str]:
+    """What a manager could do, one plain sentence per reason that holds (none when healthy).
+
+    While the pair is away (``away_until`` set), keeping the next 1:1 or booking one this week
+    cannot be done: a streak or a stale 1:1 gets one sentence to pick it up on return instead.
+    ``as_of`` lets that date go without its year."""
     out = []
     reasons = e.get("reasons", [])
+    back = e.get("away_until")
+    if back and any(r in reasons for r in _WAITING):
+        when = last_away_day(back, settings, as_of)
+        out.append(f"Away until {when}: pick the 1:1 up when you are both back.")
     if "no_one_on_one" in reasons:
         out.append(
             f"No 1:1 in {plural(window_weeks, 'week')} and none planned: book a recurring one."
         )
-    if "cancel_streak" in reasons:
+    if "cancel_streak" in reasons and not back:
         n = e["consecutive_missed"]
         mine = e.get("streak_cancelled_by_manager")
         if mine:
             out.append(f"{n} missed in a row, {mine} by you: keep the next one.")
         else:
             out.append(f"{n} missed in a row: ask whether the time still works.")
-    if "stale" in reasons:
+    if "stale" in reasons and not back:
         days = plural(e["days_since_last_held"], "day")
         if e.get("next_scheduled"):
             when = fmt_date(e["next_scheduled"], settings)
@@ -236,11 +275,6 @@ def suggestions(e: Entry, window_weeks: int, settings: RenderSettings) -> list[s
         fits = f" ({every(actual)} matches what you do now)" if actual else ""
         out.append(f"No recurring series: set one up{fits}.")
     return out
-
-
-def cancellers(e: Entry) -> str:
-    """``you 2 · them 1`` for a pair's misses by canceller role."""
-    return f"you {e['cancelled_by_manager']} · them {e['cancelled_by_report']}"
 
 
 def change(now: float | None, before: float | None, rate: bool = False) -> str:
@@ -335,22 +369,72 @@ def next_one(e: Entry, settings: RenderSettings) -> str:
     return fmt_datetime(e["next_scheduled"], settings)
 
 
-def held_missed(e: Entry) -> str:
-    """``9 held, 3 missed (cancelled by you 2 · them 1; 1 late, 1 declined), 1 moved``."""
-    text = f"{e['held']} held, "
-    if e["missed"]:
+def pair_counts(e: Entry) -> list[str]:
+    """A pair's window in short phrases, in reading order: held, missed (and how many by the
+    reader, the manager; late and declined among them), made up, called off while away, moved.
+    A part that is zero is left out, except held and missed, which a reader looks for."""
+    missed = e["missed"]
+    if missed:
         extra = [
             f"{e[key]} {label}"
             for key, label in (("late_cancellations", "late"), ("declined", "declined"))
             if e.get(key)
         ]
-        details = f"cancelled by {cancellers(e)}" + (f"; {', '.join(extra)}" if extra else "")
-        text += f"{e['missed']} missed ({details})"
+        mine = e["cancelled_by_manager"]
+        details = (f"{mine} by you" if mine else "none by you") + (
+            f"; {', '.join(extra)}" if extra else ""
+        )
+        parts = [f"{e['held']} held", f"{missed} missed ({details})"]
     else:
-        text += "none missed"
+        parts = [f"{e['held']} held", "none missed"]
+    if e.get("made_up"):
+        parts.append(f"{e['made_up']} made up")
+    if e.get("excused"):
+        parts.append(f"{e['excused']} while you or they were away")
     if e.get("rescheduled"):
-        text += f", {e['rescheduled']} moved"
-    return text
+        parts.append(f"{e['rescheduled']} moved")
+    return parts
+
+
+def held_missed(e: Entry) -> str:
+    """``9 held · 3 missed (2 by you; 1 late) · 1 made up · 2 while you or they were away``."""
+    return " · ".join(pair_counts(e))
+
+
+def _days(days: float) -> str:
+    return f"{fmt_days(days)} {'day' if days == 1 else 'days'}"
+
+
+def away(e: Entry, as_of: str, settings: RenderSettings) -> list[str]:
+    """``away until Mon 14 Dec``, ``away 4.5 days of the window``: the pair's away time (either
+    person out of office or on a public holiday), the parts that apply; none when neither.
+
+    ``away_until`` is when the away time around as-of ends: shown as the last day away
+    (:func:`last_away_day`)."""
+    out = []
+    if e.get("away_until"):
+        out.append(f"away until {last_away_day(e['away_until'], settings, as_of)}")
+    if e.get("away_days"):
+        out.append(f"away {_days(e['away_days'])} of the window")
+    return out
+
+
+NOT_MISSED_NOTE = (
+    "Made up: called off, then met in a one-off 1:1 within half the series' cadence."
+    " While away: called off while the manager or the report was out of office or on a public"
+    " holiday. Neither counts as missed or scheduled."
+)
+
+
+def not_missed(s: Mapping[str, Any]) -> str | None:
+    """``1 made up · 2 while someone was away, not counted as missed``: the summary's made-up
+    and excused totals; none when both are zero."""
+    parts = []
+    if s.get("made_up"):
+        parts.append(f"{fmt_count(s['made_up'])} made up")
+    if s.get("excused"):
+        parts.append(f"{fmt_count(s['excused'])} while someone was away")
+    return " · ".join(parts) + ", not counted as missed" if parts else None
 
 
 def sub_org_label(sub: Mapping[str, Any], escape: Callable[[object], str]) -> str:
