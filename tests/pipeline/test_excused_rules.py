@@ -388,3 +388,54 @@ def test_a_timeline_says_what_became_of_each_miss(sqlite_url: str) -> None:
     assert by_start["2026-11-04"]["canceller_role"] is None
     assert view["summary"]["made_up"] == 1 and view["summary"]["excused"] == 1
     assert view["summary"]["cancellation_rate"] == 0.0
+
+
+def test_the_worked_example_of_the_docs(sqlite_url: str) -> None:
+    """docs/metrics.md "What a miss becomes": Mia in Bavaria, Rob in the US, twelve Mondays."""
+    engine = make_engine(sqlite_url)
+    try:
+        people(engine, rob=("US", None), mia=("DE-BY", "Europe/Berlin"))
+        meetings = weekly("w", at(77), 12)
+        meetings[8] = cancel(meetings[8])  # 2 Nov, made up on Wednesday 4 Nov
+        meetings[9] = cancel(meetings[9])  # 9 Nov, Mia out of office 9-13 Nov
+        meetings[10] = cancel(meetings[10], by=REP)  # 16 Nov, a miss
+        meetings[11] = cancel(meetings[11], by=REP)  # 23 Nov, Rob out of office 21-27 Nov
+        store(
+            engine,
+            [
+                *meetings,
+                Meeting("wed", at(19)),
+                absence(MGR, at(14), at(10)),
+                absence(REP, at(2), at(-4)),
+            ],
+        )
+        view = manager_view(compute(engine, parse_config({}), AS_OF), MGR)
+    finally:
+        engine.dispose()
+    (rob,) = view["reports"]
+    assert {
+        key: rob[key]
+        for key in (
+            "held",
+            "missed",
+            "made_up",
+            "excused",
+            "cancelled_by_manager",
+            "consecutive_missed",
+            "away_days",
+            "away_until",
+            "status",
+        )
+    } == {
+        "held": 9,
+        "missed": 1,
+        "made_up": 1,
+        "excused": 2,
+        "cancelled_by_manager": 0,
+        "consecutive_missed": 1,
+        # Mia's 5 days, Rob's 2.5 up to as-of, Labor Day, Columbus Day (US), German Unity Day
+        # and All Saints' Day (Bavaria); Veterans Day falls in Mia's week away.
+        "away_days": 11.5,
+        "away_until": "2026-11-28T00:00:00+00:00",
+        "status": "healthy",
+    }
