@@ -9,7 +9,14 @@ the pipeline, not the connectors). Then times, pinned to one core:
 - compute: ``compute_frames`` (frames -> every figure), and its peak traced memory;
 - views: every manager's and director's view dict.
 
-Usage: ``python benchmarks/bench_pipeline.py [--people 5000 10000 20000] [--engine pandas]``
+Each size runs twice on the same company: ``plain`` (no absences, no countries, no make-ups)
+and ``away``: ~10% of people out of office for one to two weeks (1% on a twelve-week leave),
+each person working in one of four countries and zones (public holidays), 70% of the 1:1s in
+someone's absence called off, and ~5% of the other misses made up by a one-off two days later.
+The two lines print side by side with the ratio of their compute times and peaks.
+
+Usage: ``python benchmarks/bench_pipeline.py [--people 5000 10000 20000] [--engine pandas]
+[--variants plain away]``
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HISTORY_WEEKS = 26
 AHEAD_WEEKS = 5
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# Where people work in the away variant: (country, zone), drawn per person.
+PLACES = [("US", "America/New_York"), ("US-CA", "America/Los_Angeles"),
+          ("DE-BY", "Europe/Berlin"), ("GB-SCT", "Europe/London")]  # fmt: skip
+MONDAY = pd.Timestamp(AS_OF).normalize() - pd.Timedelta(days=AS_OF.weekday())
 
 
 def org_chart(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -79,9 +90,8 @@ def meetings(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     occ = occ[occ["week"] % occ["every"] == 0].reset_index(drop=True)
     day = rng.integers(0, 5, len(series))[occ["sid"]]
     hour = rng.integers(8, 17, len(series))[occ["sid"]]
-    monday = pd.Timestamp(AS_OF).normalize() - pd.Timedelta(days=AS_OF.weekday())
     occ["original_start"] = (
-        monday + pd.to_timedelta(occ["week"] * 7 + day, unit="D") + pd.to_timedelta(hour, unit="h")
+        MONDAY + pd.to_timedelta(occ["week"] * 7 + day, unit="D") + pd.to_timedelta(hour, unit="h")
     )
     draw = rng.random(len(occ))
     occ["cancelled"] = draw < 0.08
@@ -93,7 +103,90 @@ def meetings(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return occ
 
 
-def write_store(path: Path, people: pd.DataFrame, occ: pd.DataFrame) -> int:
+def away_time(
+    people: pd.DataFrame, occ: pd.DataFrame, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The away variant: people with a country and zone, their all-day absences (person, start,
+    end at UTC midnights, as the connectors store all-day events), the occurrences with the 1:1s
+    in an absence mostly called off, and the one-offs that make ~5% of the other misses up."""
+    people = people.copy()
+    place = rng.integers(0, len(PLACES), len(people))
+    people["country"] = [PLACES[i][0] for i in place]
+    people["timezone"] = [PLACES[i][1] for i in place]
+    away = people[rng.random(len(people)) < 0.10]
+    long = rng.random(len(away)) < 0.10
+    days = np.where(long, 84, rng.choice([5, 7, 12], len(away)))
+    week = rng.integers(-HISTORY_WEEKS, AHEAD_WEEKS, len(away))
+    start = MONDAY.tz_localize(None) + pd.to_timedelta(week * 7, unit="D")
+    absences = pd.DataFrame(
+        {"person": away["email"].to_numpy(), "start": start,
+         "end": start + pd.to_timedelta(days, unit="D")}
+    )  # fmt: skip
+    occ = occ.copy()
+    naive = (
+        occ["original_start"].dt.tz_localize(None)
+        if occ["original_start"].dt.tz
+        else (occ["original_start"])
+    )
+    inside = np.zeros(len(occ), dtype=bool)
+    for side in ("m", "r"):
+        rows = occ[[side]].reset_index().merge(absences, left_on=side, right_on="person")
+        hit = (naive.to_numpy()[rows["index"]] >= rows["start"].to_numpy()) & (
+            naive.to_numpy()[rows["index"]] < rows["end"].to_numpy()
+        )
+        inside[rows["index"].to_numpy()[hit]] = True
+    called_off = inside & (rng.random(len(occ)) < 0.7)
+    occ["cancelled"] = occ["cancelled"] | called_off
+    missed = occ["cancelled"] | (occ["declined_by"] > 0)
+    made_up = missed & ~inside & (rng.random(len(occ)) < 0.05)
+    one_offs = occ.loc[made_up, ["m", "r", "original_start"]].reset_index(drop=True)
+    one_offs["start"] = one_offs.pop("original_start") + pd.Timedelta(days=2)
+    one_offs["uid"] = "mu" + pd.Series(np.arange(len(one_offs))).astype(str)
+    return people, absences, occ, one_offs
+
+
+def _extra_rows(
+    absences: pd.DataFrame, one_offs: pd.DataFrame, seen: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Event and attendee rows of the absences (one calendar, no attendees) and the make-up
+    one-offs (both calendars, no series)."""
+    fmt = lambda s: s.dt.strftime(SQLITE_TIME)  # noqa: E731
+    oof_id = "oof" + pd.Series(np.arange(len(absences))).astype(str)
+    events = [pd.DataFrame({
+        "source": "g", "mailbox": absences["person"], "event_id": oof_id, "series_id": None,
+        "ical_uid": oof_id, "original_start": fmt(absences["start"]),
+        "start": fmt(absences["start"]), "end": fmt(absences["end"]), "all_day": 1,
+        "event_type": "outOfOffice", "status": "confirmed", "organizer": absences["person"],
+        "recurrence": None, "source_updated": seen, "cancelled_at": None,
+        "cancel_seen_at": None, "first_seen": seen, "last_seen": seen,
+    })]  # fmt: skip
+    attendees = []
+    start, end = fmt(one_offs["start"]), fmt(one_offs["start"] + pd.Timedelta(minutes=30))
+    for mailbox in (one_offs["m"], one_offs["r"]):
+        events.append(pd.DataFrame({
+            "source": "g", "mailbox": mailbox, "event_id": one_offs["uid"], "series_id": None,
+            "ical_uid": one_offs["uid"], "original_start": start, "start": start, "end": end,
+            "all_day": 0, "event_type": "default", "status": "confirmed",
+            "organizer": one_offs["m"], "recurrence": None, "source_updated": seen,
+            "cancelled_at": None, "cancel_seen_at": None, "first_seen": seen, "last_seen": seen,
+        }))  # fmt: skip
+        for who in (one_offs["m"], one_offs["r"]):
+            attendees.append(pd.DataFrame({
+                "source": "g", "mailbox": mailbox, "event_id": one_offs["uid"], "email": who,
+                "response": "accepted", "is_organizer": (who == one_offs["m"]).astype(int),
+                "is_resource": 0, "optional": 0, "response_at": None, "response_seen_at": None,
+                "last_seen": seen,
+            }))  # fmt: skip
+    return pd.concat(events), pd.concat(attendees)
+
+
+def write_store(
+    path: Path,
+    people: pd.DataFrame,
+    occ: pd.DataFrame,
+    absences: pd.DataFrame | None = None,
+    one_offs: pd.DataFrame | None = None,
+) -> int:
     """Bulk-insert people, events (a copy per calendar) and attendees; returns event rows."""
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
@@ -128,11 +221,17 @@ def write_store(path: Path, people: pd.DataFrame, occ: pd.DataFrame) -> int:
                 "response_at": np.where(declined, updated, None), "response_seen_at": None,
                 "last_seen": seen,
             }))  # fmt: skip
+    if absences is not None and one_offs is not None:
+        more_events, more_attendees = _extra_rows(absences, one_offs, seen)
+        events.append(more_events)
+        attendees.append(more_attendees)
     ev, att = pd.concat(events), pd.concat(attendees)
+    columns = [c for c in ("email", "name", "manager_email", "country", "timezone")
+               if c in people.columns]  # fmt: skip
     with sqlite3.connect(path) as conn:
         conn.executemany(
-            "INSERT INTO people (email, name, manager_email) VALUES (?, ?, ?)",
-            people[["email", "name", "manager_email"]].itertuples(index=False),
+            f"INSERT INTO people ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            people[columns].itertuples(index=False),
         )
         cols = ", ".join(f'"{c}"' for c in ev.columns)
         marks = ", ".join("?" * len(ev.columns))
@@ -145,13 +244,17 @@ def write_store(path: Path, people: pd.DataFrame, occ: pd.DataFrame) -> int:
     return len(ev)
 
 
-def run(n: int, engine_kind: str, folder: Path) -> None:
+def run(n: int, engine_kind: str, folder: Path, variant: str) -> tuple[float, int]:
+    """One size and variant: prints its line, returns the compute time and peak."""
     rng = np.random.default_rng(n)
     people = org_chart(n, rng)
     occ = meetings(people, rng)
-    path = folder / f"bench_{n}.db"
+    path = folder / f"bench_{n}_{variant}.db"
+    absences = one_offs = None
+    if variant == "away":
+        people, absences, occ, one_offs = away_time(people, occ, np.random.default_rng(n + 1))
     t = time.perf_counter()
-    rows = write_store(path, people, occ)
+    rows = write_store(path, people, occ, absences, one_offs)
     build = time.perf_counter() - t
     engine = make_engine(f"sqlite:///{path}")
     params = params_for(parse_config({}), AS_OF)
@@ -184,8 +287,12 @@ def run(n: int, engine_kind: str, folder: Path) -> None:
     engine.dispose()
     direct = result.pairs[result.pairs["kind"] == "pair"]
     pairs, with_1on1 = len(direct), int((direct["scheduled"] > 0).sum())
+    counts = result.pairs[["missed", "made_up", "excused"]].sum()
+    away_pairs = int((result.pairs["away_days"] > 0).sum())
     print(
-        f"people={n:>6} pairs={pairs:>6} with_1:1s={with_1on1:>6} event_rows={rows:>8} "
+        f"{variant:>5} people={n:>6} pairs={pairs:>6} with_1:1s={with_1on1:>6} "
+        f"event_rows={rows:>8} missed={counts['missed']} made_up={counts['made_up']} "
+        f"excused={counts['excused']} pairs_with_away_time={away_pairs} "
         f"occurrences={len(occ):>7} "
         f"| build {build:6.1f}s | load {load:6.2f}s peak {load_peak / 2**20:6.0f} MiB "
         f"| compute {compute:6.2f}s (runs {times[0]:.2f}s, {times[1]:.2f}s) "
@@ -195,18 +302,24 @@ def run(n: int, engine_kind: str, folder: Path) -> None:
         f"{views:6.1f}s",
         flush=True,
     )
+    return compute, compute_peak
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, nargs="+", default=[5000, 10000, 20000])
     parser.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
+    parser.add_argument("--variants", nargs="+", default=["plain", "away"],
+                        choices=["plain", "away"])  # fmt: skip
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
     with tempfile.TemporaryDirectory() as folder:
         for n in args.people:
-            run(n, args.engine, Path(folder))
+            got = {v: run(n, args.engine, Path(folder), v) for v in args.variants}
+            if len(got) == 2:
+                (t0, m0), (t1, m1) = got["plain"], got["away"]
+                print(f"  away / plain at {n}: compute {t1 / t0:.2f}x, peak {m1 / m0:.2f}x")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"max resident set size of the whole run: {rss:.0f} MiB")
 

@@ -127,6 +127,10 @@ class AwayParams:
 
 def _ns(times: object) -> np.ndarray:
     """UTC instants as int64 nanoseconds (NaT: :data:`NAT`); naive times are read as UTC."""
+    if isinstance(times, pd.Series | pd.Index) and isinstance(times.dtype, pd.DatetimeTZDtype):
+        # Already instants: no Timestamp per value (to_datetime would build one per value).
+        values = pd.Series(times).dt.tz_convert("UTC").dt.tz_localize(None)
+        return np.asarray(values.to_numpy(dtype="datetime64[ns]").view(np.int64))
     series = pd.to_datetime(pd.Series(times), utc=True)
     naive = series.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     return np.asarray(naive.view(np.int64))
@@ -420,7 +424,7 @@ def _pair_index(intervals: pd.DataFrame, pairs: pd.Index | None, *bounds: Times)
 def _per_pair(bound: Times, pairs: pd.Index) -> np.ndarray:
     """A bound (one instant, or a Series by pair_id) as int64 ns per pair of ``pairs``."""
     if isinstance(bound, pd.Series):
-        return _ns(bound.reindex(pairs).to_numpy())
+        return _ns(bound.reindex(pairs))
     return np.full(len(pairs), _ns([bound])[0], dtype=np.int64)
 
 
