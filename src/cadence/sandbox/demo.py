@@ -16,7 +16,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,16 @@ SECRET_ENV = "CADENCE_DEMO_M365_SECRET"  # noqa: S105 - the variable's name, not
 Say = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Highlight:
+    """One finding: its sentence, and whom it is about (the manager, and the report when it is
+    about one pair)."""
+
+    text: str
+    manager: str
+    report: str | None = None
+
+
 @dataclass
 class DemoRun:
     folder: Path
@@ -56,6 +66,7 @@ class DemoRun:
     reports_written: int
     findings: list[str]
     seconds: float
+    highlights: list[Highlight] = field(default_factory=list)
 
 
 # What a demo writes into its folder, and so all it may remove there before a new run; the
@@ -148,7 +159,7 @@ def run_demo(
         out_dir=out_dir,
         computed=(current, previous),
     )
-    findings = find_highlights(current)
+    found = highlights(current)
     engine.dispose()
     return DemoRun(
         folder=folder,
@@ -159,8 +170,9 @@ def run_demo(
         first_sync=first,
         second_sync=second,
         reports_written=len(summary.written),
-        findings=findings,
+        findings=[h.text for h in found],
         seconds=time.monotonic() - started,
+        highlights=found,
     )
 
 
@@ -168,9 +180,19 @@ def write_people(path: Path, company: Company) -> Path:
     """The company's org chart as the CSV ``cadence org import`` reads."""
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["email", "name", "manager_email", "team", "source"])
+        w.writerow(["email", "name", "manager_email", "team", "source", "country", "timezone"])
         for p in company.people:
-            w.writerow([p.email, p.name, p.manager_email or "", p.team or "", p.source or ""])
+            w.writerow(
+                [
+                    p.email,
+                    p.name,
+                    p.manager_email or "",
+                    p.team or "",
+                    p.source or "",
+                    p.country or "",
+                    p.timezone or "",
+                ]
+            )
     return path
 
 
@@ -256,12 +278,18 @@ def _this_morning(world: World, company: Company) -> str:
     return f"{cancelled} upcoming 1:1s were called off by one manager"
 
 
-def find_highlights(result: HealthResult) -> list[str]:
+def highlights(result: HealthResult) -> list[Highlight]:
     """Three findings worth a look, from the figures: who cancels most, whose 1:1s stopped,
-    and whose reports miss most."""
+    and whose reports miss most.
+
+    Misses that were made up or excused (away time, holidays) are not in the counts the
+    pipeline gives, and a pair away at as-of (``away_until`` set) is named for stopping or
+    missing only when every pair that qualifies is away (a day that is a public holiday
+    everywhere): whoever is on leave or vacation now is not the finding.
+    """
     views = [manager_view(result, email) for email in result.managers()]
     entries = [(v, r) for v in views for r in v["reports"]]
-    found: list[str] = []
+    found: list[Highlight] = []
     cancels = [v for v in views if v["summary"]["manager_cancel_share"]]
     if cancels:
         v = max(
@@ -274,21 +302,54 @@ def find_highlights(result: HealthResult) -> list[str]:
         by_manager = sum(r["cancelled_by_manager"] for r in v["reports"])
         missed = sum(r["missed"] for r in v["reports"])
         found.append(
-            f"{v['manager']['name']} called off {by_manager} of the {missed} missed 1:1s with "
-            f"their reports ({v['summary']['manager_cancel_share']:.0%} of the misses were theirs)."
+            Highlight(
+                f"{v['manager']['name']} called off {by_manager} of the {missed} missed 1:1s "
+                f"with their reports ({v['summary']['manager_cancel_share']:.0%} of the misses "
+                "were theirs).",
+                v["manager"]["email"],
+            )
         )
+    # A stale pair with nothing on the calendar has stopped; one with a 1:1 ahead has a gap.
     stale = [(v, r) for v, r in entries if "stale" in r["reasons"]]
     if stale:
-        v, r = max(stale, key=lambda vr: vr[1]["days_since_last_held"] or 0)
+        v, r = max(
+            stale,
+            key=lambda vr: (
+                not vr[1].get("away_until"),
+                vr[1]["next_scheduled"] is None,
+                vr[1]["days_since_last_held"] or 0,
+            ),
+        )
+        ending = ": it quietly stopped" if r["next_scheduled"] is None else ", though one is booked"
         found.append(
-            f"{v['manager']['name']} and {r['name']} have not held a 1:1 for "
-            f"{r['days_since_last_held']} days: it quietly stopped."
+            Highlight(
+                f"{v['manager']['name']} and {r['name']} have not held a 1:1 for "
+                f"{r['days_since_last_held']} days{ending}.",
+                v["manager"]["email"],
+                r["email"],
+            )
         )
     declines = [(v, r) for v, r in entries if r["declined"]]
     if declines:
-        v, r = max(declines, key=lambda vr: (vr[1]["cancelled_by_report"], vr[1]["declined"]))
+        v, r = max(
+            declines,
+            key=lambda vr: (
+                not vr[1].get("away_until"),
+                vr[1]["cancelled_by_report"],
+                vr[1]["declined"],
+            ),
+        )
         found.append(
-            f"{r['name']} missed {r['cancelled_by_report']} of {r['scheduled']} 1:1s with "
-            f"{v['manager']['name']} ({r['declined']} declined)."
+            Highlight(
+                f"{r['name']} missed {r['cancelled_by_report']} of {r['scheduled']} 1:1s with "
+                f"{v['manager']['name']} ({r['declined']} declined).",
+                v["manager"]["email"],
+                r["email"],
+            )
         )
     return found[:3]
+
+
+def find_highlights(result: HealthResult) -> list[str]:
+    """The sentences of :func:`highlights`."""
+    return [h.text for h in highlights(result)]
