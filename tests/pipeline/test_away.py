@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from cadence.frames import ATTENDEE_COLUMNS, EVENT_COLUMNS, EVENT_TIMES, StoreFrames
 from cadence.pipeline.away import (
+    HORIZON,
     AwayParams,
     absences,
     away_between,
@@ -427,13 +428,17 @@ HOLIDAY_CASES = [
 ]
 
 
+# Every day of 2026 asked about: the cases' days are the year's.
+YEAR_2026 = AwayParams(t("2026-01-01"), t("2026-12-31"), "UTC")
+
+
 @pytest.mark.parametrize(("country", "zone", "day", "listed"), HOLIDAY_CASES)
 def test_holidays(country: str, zone: str, day: str, listed: bool) -> None:
     world = World(people=[Person(MIA), rob(country=country, timezone=zone)])
     start = pd.Timestamp(day).tz_localize(zone)
     end = (pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(zone)
     interval = (start.tz_convert("UTC").isoformat(), end.tz_convert("UTC").isoformat())
-    assert (interval in away_of(world, ROB, kind="holiday")) is listed
+    assert (interval in away_of(world, ROB, YEAR_2026, kind="holiday")) is listed
 
 
 def test_holiday_in_far_zones_is_the_local_day() -> None:
@@ -460,17 +465,26 @@ def test_null_country_has_no_holidays_unless_a_default_is_given() -> None:
     assert iso(("2026-12-25", "2026-12-27"))[0] in away_of(orphan, MIA, german)
 
 
-def test_only_the_years_needed() -> None:
+def test_only_the_days_needed() -> None:
     world = World(people=[Person(MIA), rob(country="GB-ENG", timezone="Europe/London")])
     days = [s[:10] for s, _ in away_of(world, ROB)]
-    assert "2027-01-01" in days  # the horizon past as-of
+    assert "2027-01-01" in days  # AP asks up to a year past as-of
     assert "2025-12-25" not in days and "2029-01-01" not in days
     earlier = AwayParams(t("2025-03-01"), AP.until, "UTC")
     assert "2025-12-25" in [s[:10] for s, _ in away_of(world, ROB, earlier)]
     p = Params(AS_OF, 12, 26, 5, "Europe/London", THRESHOLDS)
     ap = AwayParams.from_params(p, country="GB")
-    assert ap.since == p.load_since and ap.until == AS_OF + pd.Timedelta(days=366)
+    assert ap.since == p.load_since and ap.until == AS_OF + HORIZON
     assert (ap.timezone, ap.country) == ("Europe/London", "GB")
+    # A run asks about days up to two weeks past as-of: Christmas is, New Year's Day is not...
+    days = [s[:10] for s, _ in away_of(world, ROB, ap)]
+    assert "2026-12-25" not in days  # more than HORIZON after as-of (23 Nov)
+    near = AwayParams(ap.since, t("2026-12-25"), "UTC")
+    assert "2026-12-25" in [s[:10] for s, _ in away_of(world, ROB, near)]
+    # ...unless an absence runs up to it: then the stretch ends where it really ends.
+    away = World(people=world.people, events=[Oof(ROB, "2026-11-20", "2027-01-01", all_day=True)])
+    (stretch,) = [i for i in away_of(away, ROB, ap) if i[0][:10] == "2026-11-20"]
+    assert stretch[1][:10] == "2027-01-02"  # through New Year's Day
 
 
 def test_holiday_dates_are_the_packages() -> None:

@@ -51,12 +51,15 @@ Decisions where the rules are silent (a manager should be able to predict every 
   default country (:attr:`AwayParams.country`, none unless given). A country the package does not
   know: no holidays. A known country with a subdivision it does not know: the country's national
   holidays (a typo in the region should not hide New Year's Day).
-- **Which years**: holidays are listed for every calendar year from the one holding
-  :attr:`AwayParams.since` (less a day, for zones ahead of UTC) to the one holding
-  :attr:`AwayParams.until` (plus a day); :meth:`AwayParams.from_params` takes the run's load range
-  and a horizon of a year after as-of, so that an away stretch running past as-of ends where it
-  really ends (an absence up to 31 December followed by New Year's Day). Out-of-office events are
-  never clipped: every stored one counts.
+- **Which days**: holidays are listed for the dates from :attr:`AwayParams.since` (less a day,
+  for zones ahead of UTC) to :attr:`AwayParams.until` or :data:`HORIZON` after the latest end of
+  a counted out-of-office event, whichever is later (plus a day); :meth:`AwayParams.from_params`
+  takes the run's load range and as-of plus :data:`HORIZON`. So an away stretch running past
+  as-of ends where it really ends (an absence up to 31 December followed by New Year's Day): a
+  run of holidays alone lasts a few days, and each out-of-office event is followed by a horizon
+  of its own. Listing no more than that keeps the pairs' intervals (two people's holidays each)
+  to the span the figures ask about. Out-of-office events are never clipped: every stored one
+  counts.
 - **Merging**: away time is a union. Intervals are half-open ``[start, end)`` UTC instants;
   overlapping and touching intervals (one's end is the next one's start) are one stretch, so after
   merging a key's intervals are sorted, disjoint and separated by a gap.
@@ -86,8 +89,9 @@ from cadence.pipeline.params import Params, in_days
 OUT_OF_OFFICE = "outOfOffice"
 HOLIDAY = "holiday"
 ABSENCE = "out_of_office"
-# How far past as-of holidays are listed (AwayParams.from_params).
-HORIZON = pd.Timedelta(days=366)
+# How far past as-of, and past the latest out-of-office end, holidays are listed: longer than
+# any run of consecutive public holidays (a few days), so a stretch of away time is never cut.
+HORIZON = pd.Timedelta(days=14)
 NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 DAY_NS = 86_400 * 10**9
 UTC_NS = "datetime64[ns, UTC]"
@@ -323,11 +327,13 @@ def holiday_dates(country: str, first_year: int, last_year: int) -> tuple[np.dat
     return tuple(np.datetime64(day, "D") for day in sorted(found.keys()))
 
 
-def _holidays(people: pd.DataFrame, ap: AwayParams) -> pd.DataFrame:
-    """Each person's holidays as ``person, start, end``: local midnight to local midnight.
-    Computed once per distinct (country, zone), then given to its people."""
-    first_year = (ap.since - pd.Timedelta(days=1)).year
-    last_year = (ap.until + pd.Timedelta(days=1)).year
+def _holidays(people: pd.DataFrame, ap: AwayParams, until: pd.Timestamp) -> pd.DataFrame:
+    """Each person's holidays from ``ap.since`` to ``until`` (a day more each side) as
+    ``person, start, end``: local midnight to local midnight. Computed once per distinct
+    (country, zone), then given to its people."""
+    first_day = (ap.since - pd.Timedelta(days=1)).tz_convert("UTC").tz_localize(None).floor("D")
+    last_day = (until + pd.Timedelta(days=1)).tz_convert("UTC").tz_localize(None).floor("D")
+    first_year, last_year = first_day.year, last_day.year
     listed = people[people["country"].notna()]
     combos = listed[["country", "zone"]].drop_duplicates()
     dates = {c: holiday_dates(c, first_year, last_year) for c in combos["country"].unique()}
@@ -337,7 +343,10 @@ def _holidays(people: pd.DataFrame, ap: AwayParams) -> pd.DataFrame:
             "day": np.array([d for ds in dates.values() for d in ds], dtype="datetime64[D]"),
         }
     )
-    days = combos.merge(per_country, on="country")
+    span = (per_country["day"] >= first_day.to_datetime64()) & (
+        per_country["day"] <= last_day.to_datetime64()
+    )
+    days = combos.merge(per_country[span], on="country")
     day = days["day"].to_numpy(dtype="datetime64[D]")
     zone = days["zone"].to_numpy(dtype=object)
     bounds = _midnights(np.concatenate([day, day + 1]), np.concatenate([zone, zone]))
@@ -349,22 +358,32 @@ def _holidays(people: pd.DataFrame, ap: AwayParams) -> pd.DataFrame:
 # --- the public figures --------------------------------------------------------------------------
 
 
+def _absence_rows(frames: StoreFrames, org: Org, ap: AwayParams) -> pd.DataFrame:
+    """Every absence before merging, in no particular order: ``person, start, end, kind``."""
+    people = _people(frames, org, ap)
+    out_of_office = _out_of_office(frames, org, people, ap)
+    until = ap.until
+    if len(out_of_office):
+        until = max(until, out_of_office["end"].max() + HORIZON)
+    parts = [
+        out_of_office.assign(kind=ABSENCE),
+        _holidays(people, ap, until).assign(kind=HOLIDAY),
+    ]
+    rows = pd.concat(parts, ignore_index=True)
+    return rows.astype({"person": object, "kind": object, "start": UTC_NS, "end": UTC_NS})
+
+
 def absences(frames: StoreFrames, org: Org, ap: AwayParams) -> pd.DataFrame:
     """Every absence before merging: ``person, start, end, kind`` (``out_of_office`` or
     ``holiday``), sorted by person, start, end and kind."""
-    people = _people(frames, org, ap)
-    parts = [
-        _out_of_office(frames, org, people, ap).assign(kind=ABSENCE),
-        _holidays(people, ap).assign(kind=HOLIDAY),
-    ]
-    rows = pd.concat(parts, ignore_index=True)
-    rows = rows.astype({"person": object, "kind": object, "start": UTC_NS, "end": UTC_NS})
+    rows = _absence_rows(frames, org, ap)
     return rows.sort_values(ABSENCE_COLUMNS, kind="stable", ignore_index=True)[ABSENCE_COLUMNS]
 
 
 def person_away(frames: StoreFrames, org: Org, ap: AwayParams) -> pd.DataFrame:
     """Each person's away time: merged ``[start, end)`` intervals (``person, start, end``)."""
-    return merge_intervals(absences(frames, org, ap), "person")
+    # Merging sorts by itself: the rows need no order of their own first.
+    return merge_intervals(_absence_rows(frames, org, ap), "person")
 
 
 def pair_away(person: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

@@ -48,8 +48,12 @@ def settle(occ: pd.DataFrame, rules: pd.DataFrame, away: pd.DataFrame) -> pd.Dat
         row = pd.Index(occ["ident"].to_numpy()).get_indexer(pd.Index(by))
         start = occ["start"].fillna(occ["original_start"])
         occ["made_up_by"] = start.iloc[np.maximum(row, 0)].set_axis(occ.index).where(made_up)
-    missed = np.isin(codes, MISSES) & ~made_up
-    excused = missed & in_away(away, occ["pair_id"].to_numpy(), occ["original_start"])
+    missed = np.flatnonzero(np.isin(codes, MISSES) & ~made_up)
+    # Only the misses are asked about: a small part of the occurrences.
+    excused = np.zeros(len(occ), dtype=bool)
+    excused[missed] = in_away(
+        away, occ["pair_id"].to_numpy()[missed], occ["original_start"].iloc[missed]
+    )
     codes = np.where(made_up, int(Outcome.MADE_UP), codes)
     codes = np.where(excused, int(Outcome.EXCUSED), codes)
     occ["outcome"] = categorical(codes, OUTCOMES)
