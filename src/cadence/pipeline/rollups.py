@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cadence.counts import TREND_COUNTS
 from cadence.pipeline.occurrences import (
     EXCUSED,
     MADE_UP,
@@ -40,14 +41,7 @@ SUMMARY_COLUMNS = [
     "at_risk",
     "unhealthy",
 ]
-TREND_COLUMNS = [
-    "scheduled",
-    "missed",
-    "cancelled_by_manager",
-    "cancelled_by_report",
-    "made_up",
-    "excused",
-]
+TREND_COLUMNS = list(TREND_COUNTS)
 
 
 def summarise(pairs: pd.DataFrame, key: pd.Series) -> pd.DataFrame:

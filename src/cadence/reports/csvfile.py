@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cadence.counts import PAIR_COUNTS
+from cadence.counts import PAIR_COUNTS, TREND_COUNTS
 from cadence.reports import words
 
 PAIR_FIELDS = (
@@ -33,15 +33,7 @@ PAIR_FIELDS = (
     "away_days",
     "away_until",
 )
-WEEK_FIELDS = (
-    "scheduled",
-    "missed",
-    "cancelled_by_manager",
-    "cancelled_by_report",
-    "made_up",
-    "excused",
-    "cancellation_rate",
-)
+WEEK_FIELDS = (*TREND_COUNTS, "cancellation_rate")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

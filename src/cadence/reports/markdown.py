@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cadence.counts import TREND_COUNTS
 from cadence.reports import words
 from cadence.reports.words import RenderSettings, fmt_count, fmt_rate, plural, status_label
 
@@ -113,19 +114,8 @@ def manager_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-# Made up and excused are neither missed nor scheduled: their own columns, after the misses.
-_TREND_COUNTS = (
-    "scheduled",
-    "missed",
-    "cancelled_by_manager",
-    "cancelled_by_report",
-    "made_up",
-    "excused",
-)
-
-
 def _trend_line(week: Mapping[str, Any]) -> str:
-    cells = " | ".join(fmt_count(week.get(k)) for k in _TREND_COUNTS)
+    cells = " | ".join(fmt_count(week.get(k)) for k in TREND_COUNTS)
     return f"| {week['week']} | {cells} | {fmt_rate(week.get('cancellation_rate'))} |"
 
 
