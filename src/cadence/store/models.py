@@ -1,18 +1,20 @@
 """The tables cadence keeps, as SQLAlchemy 2 typed models.
 
 Nothing here stores a title, a description or a location: cadence never needs them.
-Times are stored as UTC (naive UTC in SQLite, ``timestamptz`` in PostgreSQL) and always come back
+Times are stored as UTC instants in the form each backend reads fastest (:class:`UTCDateTime`:
+``timestamptz`` in PostgreSQL, integer microseconds since 1970 in SQLite) and always come back
 timezone-aware.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import DDL, Boolean, DateTime, Integer, MetaData, String, Text, event
+from sqlalchemy import DDL, BigInteger, Boolean, DateTime, Integer, MetaData, String, Text, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -23,23 +25,44 @@ NAMING = {
 }
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """An aware instant as SQLite stores it: whole microseconds since 1970-01-01 UTC."""
+    return (value - EPOCH) // MICROSECOND
+
+
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite has no time zones)."""
+    """A timezone-aware UTC instant on every backend.
+
+    PostgreSQL keeps it as ``timestamptz``. SQLite has no time type: it keeps an integer, the
+    microseconds since 1970-01-01 UTC, so that reading a million instants is reading a million
+    integers (a columnar read hands them over as they are) rather than parsing a million texts,
+    and instants compare and sort as numbers. Python code sees aware datetimes either way.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        stored: TypeEngine[Any] = BigInteger() if dialect.name == "sqlite" else DateTime(True)
+        return dialect.type_descriptor(stored)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> object:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: cadence stores aware UTC times only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return to_micros(value) if dialect.name == "sqlite" else value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: object, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, int):
+            return EPOCH + value * MICROSECOND
+        assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

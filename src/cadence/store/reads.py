@@ -1,4 +1,5 @@
-"""Read what the pipeline needs from the store into pandas frames, with SQL.
+"""Read what the pipeline needs from the store into pandas frames: columnar, with no Python
+object per row.
 
 The pipeline computes from frames (:class:`cadence.frames.StoreFrames`) and knows no SQL; this is
 the one place that reads them. Only the needed columns, and only the events that can matter at
@@ -7,19 +8,42 @@ window or of the trend, whichever is earlier, and everything in the future for
 ``next_scheduled``), plus older timed events that were not cancelled, which is all ``last_held``
 can need from before the window.
 
-SQLite hands datetimes back as naive strings and PostgreSQL as aware datetimes; both become
-UTC-aware pandas datetimes here, parsed column by column rather than value by value.
+Every report, nightly and page starts with this read of a million or more rows, so it goes the
+fastest way each backend has: the statements are SQLAlchemy Core (the models stay the schema's
+one definition), compiled for the backend and run through ADBC, which hands the rows over as
+Arrow columns (PostgreSQL's binary COPY underneath; SQLite's C API), never as a Python tuple per
+row. Instants arrive as instants: ``timestamptz`` from PostgreSQL, integer microseconds from
+SQLite (:class:`cadence.store.models.UTCDateTime`), turned into UTC-aware pandas times column by
+column. Texts with few distinct values become categoricals straight from Arrow dictionaries. The
+events and their attendees are read in one snapshot (one read transaction) by plain scans, and
+matched in Arrow (a hash join on the copy's key), so the two frames always agree.
+
+SQLite is read in a child process. ADBC's SQLite driver carries its own copy of the SQLite
+library, and two copies of SQLite in one process corrupt each other's file locks: POSIX locks
+belong to the process, so one copy closing the file drops the other's locks, and the last one to
+close deletes the write-ahead log under the other's open connections (SQLite's "how to corrupt"
+page, multiple copies of SQLite linked into one application). In its own process the driver is
+just another reader, as safe as any other; the columns come back as Arrow through a pipe.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
-from sqlalchemy import Connection, Engine, and_, case, false, func, or_, select, type_coerce
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, Engine, and_, false, func, or_, select, tuple_
+from sqlalchemy.engine import URL
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import NullType
 
+from cadence.errors import StoreError
 from cadence.frames import (
     ATTENDEE_COLUMNS,
     ATTENDEE_TIMES,
@@ -29,6 +53,7 @@ from cadence.frames import (
     PEOPLE_COLUMNS,
     StoreFrames,
 )
+from cadence.store.database import first_line, redact, sqlite_file
 from cadence.store.models import Alias, Person
 from cadence.store.upsert import ATTENDEES, EVENTS
 
@@ -38,23 +63,10 @@ CATEGORICAL = frozenset(
     {"source", "mailbox", "series_id", "ical_uid", "event_type", "status", "organizer"}
     | {"recurrence", "email", "response"}
 )
-CHUNK_ROWS = 200_000
-
-
-def utc(values: pd.Series) -> pd.Series:
-    """A datetime column as UTC-aware pandas datetimes, whichever form the driver gave it in."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
-    # Strings (SQLite) and aware datetimes (PostgreSQL) alike; ISO8601 takes both.
-    return pd.to_datetime(values, utc=True, format="ISO8601").astype("datetime64[ns, UTC]")
-
-
-def _flag(values: pd.Series, nullable: bool) -> pd.Series:
-    """SQLite's 0/1 (or null) and PostgreSQL's booleans, as pandas booleans."""
-    flags = values.astype("boolean")
-    return flags if nullable else flags.fillna(False).astype(bool)
+FLAGS = {"all_day": True, "is_organizer": False, "is_resource": False}  # name -> nullable
+# SQLite's ADBC driver types each column from the rows of its first batch: one batch for the
+# whole result, so that a column null in its first rows is still typed by its later ones.
+SQLITE_BATCH_ROWS = 100_000_000
 
 
 def _relevant(since: pd.Timestamp) -> ColumnElement[bool]:
@@ -67,87 +79,269 @@ def _relevant(since: pd.Timestamp) -> ColumnElement[bool]:
     )
 
 
-def _raw(column: ColumnElement) -> ColumnElement:
-    # Untyped, so SQLAlchemy does not build a Python datetime per value: pandas parses columns.
-    return type_coerce(column, NullType()).label(column.key)
+def _statements(since: pd.Timestamp) -> list[Select[Any]]:
+    """Three plain statements, each a scan the database does fast (no correlated subquery, no
+    window: those cost more than the reading itself): the relevant event copies; the copies that
+    list more than ``MAX_LISTED`` people, with how many; the attendee rows of every other copy,
+    with their copy's key. Matching the attendees to the relevant copies, and counting the
+    others' people, is Arrow's (:func:`_join`)."""
+    a, e = ATTENDEES.c, EVENTS.c
+    a_key = [a[k] for k in KEY]
+    events = select(*[e[name] for name in EVENT_COLUMNS]).where(_relevant(since))
+    person = a.is_resource == false()
+    crowded = select(*a_key).where(person).group_by(*a_key).having(func.count() > MAX_LISTED)
+    crowded_counts = (
+        select(*a_key, func.count().label("listed"))
+        .where(person)
+        .group_by(*a_key)
+        .having(func.count() > MAX_LISTED)
+    )
+    attendees = select(*[a[name] for name in ATTENDEE_COLUMNS]).where(
+        tuple_(*a_key).not_in(crowded)
+    )
+    return [events, crowded_counts, attendees]
 
 
-def _read(conn: Connection, stmt: object, times: tuple[str, ...]) -> pd.DataFrame:
-    """Read in chunks, each made compact at once (times parsed, texts as categoricals), so the
-    peak memory is one chunk of Python objects plus the compact result."""
-    chunks = []
-    for chunk in pd.read_sql(stmt, conn, chunksize=CHUNK_ROWS):  # type: ignore[call-overload]
-        for name in chunk.columns:
-            if name in times:
-                chunk[name] = utc(chunk[name])
-            elif name in CATEGORICAL:
-                chunk[name] = chunk[name].astype("category")
-        chunks.append(chunk)
-    if len(chunks) == 1:
-        return chunks[0]
-    columns = {}
-    for name in chunks[0].columns:
-        parts = [c[name] for c in chunks]
-        if name in CATEGORICAL:
-            columns[name] = _union(parts)
+def _join(events: pa.Table, crowded: pa.Table, attendees: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Number the event copies (``copy_id``: their position), give each attendee row its
+    copy's number (rows of copies that are not relevant drop out), and each copy ``listed``:
+    the people it lists (resources aside), from its attendee rows or, for a crowded copy, from
+    the count the database made."""
+    n = len(events)
+    events, crowded, attendees = (_keys_as_text(t) for t in (events, crowded, attendees))
+    # The join runs on (calendar number, event id) and carries row numbers only: joining on
+    # three texts and carrying every column cost twice as much.
+    calendars = pc.unique(_calendar(events))
+    copy_ids = pa.array(np.arange(n, dtype=np.int64))
+    numbered = pa.table(
+        {"calendar": pc.index_in(_calendar(events), calendars), "event_id": events["event_id"]}
+    ).append_column("copy_id", copy_ids)
+
+    def matches(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(row of ``table``, copy_id) of its rows whose copy is a relevant one, by copy."""
+        keyed = pa.table(
+            {
+                "calendar": pc.index_in(_calendar(table), calendars),
+                "event_id": table["event_id"],
+                "row": pa.array(np.arange(len(table), dtype=np.int64)),
+            }
+        )
+        found = keyed.join(numbered, ["calendar", "event_id"], join_type="inner")
+        copy = found.column("copy_id").to_numpy()
+        # A hash join's output has no set order: by copy, so every read gives the same frame.
+        order = np.argsort(copy, kind="stable")
+        return found.column("row").to_numpy()[order], copy[order]
+
+    rows, copy_id = matches(attendees)
+    wanted = [name for name in ATTENDEE_COLUMNS if name not in KEY]
+    matched = (
+        attendees.select(wanted).take(pa.array(rows)).append_column("copy_id", pa.array(copy_id))
+    )
+    person = ~_flags(matched.column("is_resource"))
+    listed = np.bincount(copy_id[person], minlength=n).astype(np.int64)
+    big_rows, big_copies = matches(crowded)
+    listed[big_copies] = pc.cast(crowded.column("listed"), pa.int64()).to_numpy()[big_rows]
+    events = events.append_column("listed", pa.array(listed)).append_column("copy_id", copy_ids)
+    return events, matched
+
+
+def _calendar(table: pa.Table) -> pa.ChunkedArray:
+    """Source and mailbox as one text (a unit separator between): the calendar of a row."""
+    return pc.binary_join_element_wise(table["source"], table["mailbox"], "\x1f")
+
+
+def _keys_as_text(table: pa.Table) -> pa.Table:
+    """The key columns as text: an empty result (no crowded copy) comes typed by guess."""
+    for name in KEY:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pc.cast(table.column(name), pa.string()))
+    return table
+
+
+def _flags(column: pa.ChunkedArray) -> np.ndarray:
+    """A flag column (SQLite's 0/1, PostgreSQL's booleans) as booleans, null as false."""
+    values = pc.fill_null(pc.cast(column, pa.bool_()), False)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _sql(stmt: Select[Any], engine: Engine) -> str:
+    # The only value bound is ``since``, an instant cadence computed: rendered as a literal, so
+    # the text runs as it is through the backend's own driver.
+    return str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+
+
+def _adbc_uri(url: URL) -> str:
+    """The URI ADBC opens for the engine's database."""
+    if url.get_backend_name() == "sqlite":
+        path = sqlite_file(url)
+        if path is not None:
+            return str(path)
+        if url.database and url.database.startswith("file:"):
+            return url.database
+        raise StoreError(
+            "an in-memory SQLite database cannot be read for reports: give cadence a database file"
+        )
+    libpq = url.set(drivername="postgresql")
+    return libpq.render_as_string(hide_password=False)
+
+
+def read_arrow(backend: str, uri: str, statements: list[str]) -> list[pa.Table]:
+    """Run ``statements`` in one read transaction through ADBC; their results as Arrow tables.
+    (For SQLite this runs in the child process: see the module's docstring.)"""
+    if backend == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc
+
+        conn = adbc.connect(uri)
+    else:
+        import adbc_driver_postgresql.dbapi as adbc  # type: ignore[no-redef]
+
+        conn = adbc.connect(uri)
+    try:
+        with conn.cursor() as cursor:
+            if backend == "sqlite":
+                # The driver types each column from its first batch: one batch for all rows,
+                # so that a column null in its first rows is typed by its later ones.
+                cursor.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(SQLITE_BATCH_ROWS)}
+                )
+            else:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            tables = []
+            for sql in statements:
+                cursor.execute(sql)
+                tables.append(cursor.fetch_arrow_table())
+            return tables
+    finally:
+        conn.close()
+
+
+class _Reader:
+    """The child process that reads SQLite: ``python -m cadence.store.reads``, started on first
+    use and kept for this process's later reads, so only the first read pays for starting it
+    (a fork of this process starts its own). A fresh interpreter: no lock, connection or thread
+    of this process comes along, and nothing of the caller's main module is imported.
+
+    One request is a line of JSON (backend, uri, statements); the answer a line of JSON (how
+    many tables, or the error) and then each table as an Arrow IPC stream behind its length.
+    """
+
+    def __init__(self) -> None:
+        self._child: subprocess.Popen[bytes] | None = None
+        self._pid = 0
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._child is None or self._pid != os.getpid() or self._child.poll() is not None:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "cadence.store.reads"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            self._pid = os.getpid()
+        return self._child
+
+    def read(self, backend: str, uri: str, statements: list[str]) -> list[pa.Table]:
+        child = self._start()
+        assert child.stdin is not None and child.stdout is not None
+        request = {"backend": backend, "uri": uri, "statements": statements}
+        try:
+            child.stdin.write(json.dumps(request).encode() + b"\n")
+            child.stdin.flush()
+            answer = json.loads(child.stdout.readline() or b'{"error": "the reader stopped"}')
+            if "error" in answer:
+                raise StoreError(answer["error"])
+            tables = []
+            for _ in range(answer["tables"]):
+                size = int.from_bytes(child.stdout.read(8), "big")
+                tables.append(pa.ipc.open_stream(child.stdout.read(size)).read_all())
+            return tables
+        except (OSError, ValueError):
+            self._child = None  # a broken pipe: the next read starts a new child
+            raise
+
+
+def _serve() -> None:
+    """The child's loop (``python -m cadence.store.reads``): requests until stdin closes."""
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        try:
+            tables = read_arrow(request["backend"], request["uri"], request["statements"])
+        except Exception as exc:  # the driver's error, as one line for the parent to raise
+            out.write(json.dumps({"error": first_line(exc)}).encode() + b"\n")
+            out.flush()
+            continue
+        out.write(json.dumps({"tables": len(tables)}).encode() + b"\n")
+        for table in tables:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            data = sink.getvalue()
+            out.write(data.size.to_bytes(8, "big"))
+            out.write(data)
+        out.flush()
+
+
+_CHILD = _Reader()
+
+
+def _read(engine: Engine, statements: list[str]) -> list[pa.Table]:
+    url = engine.url
+    backend = url.get_backend_name()
+    uri = _adbc_uri(url)
+    try:
+        if backend == "sqlite":
+            return _CHILD.read(backend, uri, statements)
+        return read_arrow(backend, uri, statements)
+    except Exception as exc:  # the drivers' own errors: one line, the password masked
+        raise StoreError(f"cannot read the database {redact(str(url))}: {first_line(exc)}") from exc
+
+
+def _times(column: pa.ChunkedArray) -> pd.Series:
+    """An instant column as UTC-aware pandas times: integer microseconds (SQLite) are viewed
+    as instants, ``timestamptz`` (PostgreSQL) taken as it is."""
+    if pa.types.is_timestamp(column.type):
+        column = pc.cast(column, pa.timestamp("us", tz="UTC"))
+    else:
+        column = pc.cast(pc.cast(column, pa.int64()), pa.timestamp("us", tz="UTC"))
+    return column.to_pandas().astype("datetime64[ns, UTC]")
+
+
+def _text(column: pa.ChunkedArray, categorical: bool) -> pd.Series:
+    """A text column: a categorical from an Arrow dictionary (no Python string per row), or
+    Arrow-backed strings. An all-null column may come typed as something else: it is cast."""
+    column = pc.cast(column, pa.string())
+    if categorical:
+        return column.dictionary_encode().to_pandas()
+    return pd.Series(pd.arrays.ArrowStringArray(column))
+
+
+def _frame(table: pa.Table, times: tuple[str, ...]) -> pd.DataFrame:
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if name in times:
+            columns[name] = _times(column)
+        elif name in FLAGS:
+            flags = pd.Series(column.to_pandas(), dtype="boolean")
+            columns[name] = flags if FLAGS[name] else flags.fillna(False).astype(bool)
+        elif name in ("copy_id", "listed"):
+            columns[name] = column.to_numpy().astype(np.int64)
         else:
-            columns[name] = pd.concat(parts, ignore_index=True)
+            columns[name] = _text(column, name in CATEGORICAL)
     return pd.DataFrame(columns)
 
 
-def _union(parts: list[pd.Series]) -> pd.Series:
-    try:
-        return pd.Series(union_categoricals(parts, ignore_order=True))
-    except TypeError:
-        # A chunk where the column is all null may have typed its (empty) categories apart.
-        texts = pd.concat([part.astype(object) for part in parts], ignore_index=True)
-        return texts.astype("category")
-
-
-def load_events(conn: Connection, since: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_events(engine: Engine, since: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The relevant event copies and their attendees, ``copy_id`` joining the two.
 
     ``events.listed`` is how many people (resources aside) the copy lists; the attendee rows of
     copies listing more than ``MAX_LISTED`` are not read.
     """
-    relevant = _relevant(since)
-    a = ATTENDEES.c
-    join = and_(*[a[k] == EVENTS.c[k] for k in KEY])
-    listed = (
-        select(func.count()).where(join, a.is_resource == false()).scalar_subquery().label("listed")
-    )
-    events = _read(
-        conn,
-        select(*[_raw(EVENTS.c[name]) for name in EVENT_COLUMNS], listed).where(relevant),
-        EVENT_TIMES,
-    )
-    counted = (
-        select(
-            *[a[name] for name in ATTENDEE_COLUMNS],
-            func.sum(case((a.is_resource == false(), 1), else_=0))
-            .over(partition_by=[a[k] for k in KEY])
-            .label("listed"),
-        )
-        .select_from(ATTENDEES.join(EVENTS, join))
-        .where(relevant)
-        .subquery()
-    )
-    attendees = _read(
-        conn,
-        select(*[_raw(counted.c[name]) for name in ATTENDEE_COLUMNS]).where(
-            counted.c.listed <= MAX_LISTED
-        ),
-        ATTENDEE_TIMES,
-    )
-    events["all_day"] = _flag(events["all_day"], nullable=True)
-    for name in ("is_organizer", "is_resource"):
-        attendees[name] = _flag(attendees[name], nullable=False)
-    events["copy_id"] = np.arange(len(events), dtype=np.int64)
-    copies = pd.MultiIndex.from_frame(events[list(KEY)])
-    attendees["copy_id"] = copies.get_indexer(pd.MultiIndex.from_frame(attendees[list(KEY)]))
-    # A sync between the two reads may add attendees of a copy the first read did not see.
-    attendees = attendees[attendees["copy_id"] >= 0].drop(columns=["source", "mailbox", "event_id"])
-    return events, attendees.reset_index(drop=True)
+    statements = [_sql(stmt, engine) for stmt in _statements(since)]
+    events, crowded, attendees = _read(engine, statements)
+    events, attendees = _join(events, crowded, attendees)
+    return _frame(events, EVENT_TIMES), _frame(attendees, ATTENDEE_TIMES)
 
 
 def load_people(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -161,5 +355,9 @@ def load_frames(engine: Engine, since: pd.Timestamp) -> StoreFrames:
     """Everything a pipeline run at an as-of needing data from ``since`` on reads."""
     with engine.connect() as conn:
         people, aliases = load_people(conn)
-        events, attendees = load_events(conn, since)
+    events, attendees = load_events(engine, since)
     return StoreFrames(people=people, aliases=aliases, events=events, attendees=attendees)
+
+
+if __name__ == "__main__":
+    _serve()

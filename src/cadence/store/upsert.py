@@ -18,7 +18,7 @@ otherwise fail the page and its mailbox.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -48,7 +48,7 @@ from cadence.normalised import Attendee, Event
 from cadence.store.fitting import fitted_events
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
-from cadence.store.models import UTCDateTime
+from cadence.store.models import UTCDateTime, to_micros
 
 # Events staged and merged at a time: a page is one chunk (Google's pages hold at most 2,500);
 # the stale-attendee delete binds one parameter per event, well below both backends' limits.
@@ -122,10 +122,10 @@ class _Times(dict[datetime | None, Any]):
         return stored
 
 
-def _sqlite_time(value: datetime) -> str:
-    # What UTCDateTime binds on SQLite: naive UTC in SQLAlchemy's text format, so that bulk-
-    # written times compare equal to times written and queried through the models.
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+def _sqlite_time(value: datetime) -> int:
+    # What UTCDateTime binds on SQLite, so that bulk-written times compare equal to times
+    # written and queried through the models.
+    return to_micros(value)
 
 
 def _event_rows(events: Sequence[Event], time: _Times) -> list[tuple[Any, ...]]:
