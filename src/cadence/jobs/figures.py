@@ -18,9 +18,10 @@ from sqlalchemy import Engine
 from cadence.config import Config, HealthConfig
 from cadence.errors import UsageError
 from cadence.frames import StoreFrames
-from cadence.pipeline import HealthResult, Params, compute_frames
+from cadence.pipeline import HealthResult, Params
 from cadence.pipeline.engines import SchedulerNeedsDask
 from cadence.pipeline.params import Thresholds
+from cadence.pipeline.run import compute_frames_at
 from cadence.store.reads import load_frames
 
 # The director's "what changed" compares with the run at as-of minus a week.
@@ -79,12 +80,13 @@ def compute(
     """
     params = params_for(config, as_of, window_weeks)
     frames = _load(engine, params.load_since)
-    return _compute(
+    (result,) = _compute(
         frames,
-        params,
+        [params],
         engine_kind or config.pipeline.engine,
         scheduler or config.pipeline.scheduler or None,
     )
+    return result
 
 
 def results(
@@ -93,16 +95,15 @@ def results(
     """This run's figures and those of a week earlier, for "what changed since last week".
 
     Reading the store is most of a run's time, so it is read once, from the earlier run's first
-    needed instant, and both runs compute from the same frames.
+    needed instant, and both runs compute from the same frames (and share the steps that do not
+    depend on as-of).
     """
     now = params_for(config, as_of, window_weeks)
     before = params_for(config, as_of - PREVIOUS_WEEK, window_weeks)
     frames = _load(engine, min(now.load_since, before.load_since))
     kind, scheduler = config.pipeline.engine, config.pipeline.scheduler or None
-    return (
-        _compute(frames, now, kind, scheduler),
-        _compute(frames, before, kind, scheduler),
-    )
+    current, previous = _compute(frames, [now, before], kind, scheduler)
+    return current, previous
 
 
 def _load(engine: Engine, since: pd.Timestamp) -> StoreFrames:
@@ -116,10 +117,10 @@ def _load(engine: Engine, since: pd.Timestamp) -> StoreFrames:
 
 
 def _compute(
-    frames: StoreFrames, params: Params, engine_kind: str, scheduler: str | None
-) -> HealthResult:
+    frames: StoreFrames, runs: list[Params], engine_kind: str, scheduler: str | None
+) -> list[HealthResult]:
     try:
-        return compute_frames(frames, params, engine_kind=engine_kind, scheduler=scheduler)
+        return compute_frames_at(frames, runs, engine_kind=engine_kind, scheduler=scheduler)
     except SchedulerNeedsDask as exc:
         # Here the two were chosen with the report commands' options (or [pipeline], which the
         # options override): name them as the user gives them.

@@ -3,11 +3,15 @@ figures -> health -> manager and director figures -> :class:`HealthResult`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pandas as pd
+
 from cadence.frames import StoreFrames
 from cadence.pipeline.away import AwayParams, pair_away, person_away
 from cadence.pipeline.engines import run
 from cadence.pipeline.occurrences import assign_copies
-from cadence.pipeline.org import build_org
+from cadence.pipeline.org import Org, build_org
 from cadence.pipeline.pairs import complete, in_window, with_away, with_health
 from cadence.pipeline.params import Params
 from cadence.pipeline.result import HealthResult
@@ -27,8 +31,39 @@ def compute_frames(
     (``threads``, ``synchronous``, ``processes``) or the address of a running Dask cluster
     (``tcp://host:8786``); ``partitions`` caps the Dask partitions (default 8).
     """
+    return compute_frames_at(frames, [params], engine_kind, scheduler, partitions)[0]
+
+
+def compute_frames_at(
+    frames: StoreFrames,
+    runs: Sequence[Params],
+    engine_kind: str = "pandas",
+    scheduler: str | None = None,
+    partitions: int | None = None,
+) -> list[HealthResult]:
+    """:func:`compute_frames` for several as-ofs (this week's and last week's, say) from one
+    read of the store: the steps that do not depend on as-of (the org chart, which copies are
+    whose 1:1s) run once. The runs must share their time zone."""
+    if len({p.timezone for p in runs}) > 1:
+        raise ValueError("runs computed together must share their time zone")
     org = build_org(frames.people, frames.aliases)
-    copies, rules = assign_copies(frames, org, params)
+    copies, rules = assign_copies(frames, org, runs[0])
+    return [
+        _compute_one(frames, org, copies, rules, p, engine_kind, scheduler, partitions)
+        for p in runs
+    ]
+
+
+def _compute_one(
+    frames: StoreFrames,
+    org: Org,
+    copies: pd.DataFrame,
+    rules: pd.DataFrame,
+    params: Params,
+    engine_kind: str,
+    scheduler: str | None,
+    partitions: int | None,
+) -> HealthResult:
     away_params = AwayParams.from_params(params, country=params.country)
     away = pair_away(person_away(frames, org, away_params), org.pairs)
     occ, figures = run(copies, rules, away, params, engine_kind, scheduler, partitions)
