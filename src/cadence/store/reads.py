@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Engine, and_, false, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, and_, false, func, or_, select
 from sqlalchemy.engine import URL
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -88,18 +88,21 @@ def _statements(since: pd.Timestamp) -> list[Select[Any]]:
     a, e = ATTENDEES.c, EVENTS.c
     a_key = [a[k] for k in KEY]
     events = select(*[e[name] for name in EVENT_COLUMNS]).where(_relevant(since))
-    person = a.is_resource == false()
-    crowded = select(*a_key).where(person).group_by(*a_key).having(func.count() > MAX_LISTED)
-    crowded_counts = (
+    crowded = (
         select(*a_key, func.count().label("listed"))
-        .where(person)
+        .where(a.is_resource == false())
         .group_by(*a_key)
         .having(func.count() > MAX_LISTED)
     )
-    attendees = select(*[a[name] for name in ATTENDEE_COLUMNS]).where(
-        tuple_(*a_key).not_in(crowded)
+    # An anti-join (an outer join keeping the rows with no crowded match): both backends run it
+    # as one hash or index join, where NOT IN on three columns ran once per row on PostgreSQL.
+    big = crowded.subquery()
+    attendees = (
+        select(*[a[name] for name in ATTENDEE_COLUMNS])
+        .select_from(ATTENDEES.outerjoin(big, and_(*[a[k] == big.c[k] for k in KEY])))
+        .where(big.c.listed.is_(None))
     )
-    return [events, crowded_counts, attendees]
+    return [events, crowded, attendees]
 
 
 def _join(events: pa.Table, crowded: pa.Table, attendees: pa.Table) -> tuple[pa.Table, pa.Table]:
