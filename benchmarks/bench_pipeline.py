@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cadence.config import parse_config
 from cadence.jobs.figures import params_for
@@ -44,7 +45,6 @@ from cadence.store.reads import load_frames
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HISTORY_WEEKS = 26
 AHEAD_WEEKS = 5
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 # Where people work in the away variant: (country, zone), drawn per person.
 PLACES = [("US", "America/New_York"), ("US-CA", "America/Los_Angeles"),
           ("DE-BY", "Europe/Berlin"), ("GB-SCT", "Europe/London")]  # fmt: skip
@@ -103,6 +103,15 @@ def meetings(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return occ
 
 
+def stored(times: pd.Series) -> pd.Series:
+    """Instants as SQLite keeps them (cadence.store.models.UTCDateTime): integer microseconds
+    since 1970 UTC. The benchmark writes rows with the raw driver, so it converts them itself."""
+    t = pd.Series(times)
+    if t.dt.tz is None:
+        t = t.dt.tz_localize("UTC")
+    return t.dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64")
+
+
 def away_time(
     people: pd.DataFrame, occ: pd.DataFrame, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -146,11 +155,11 @@ def away_time(
 
 
 def _extra_rows(
-    absences: pd.DataFrame, one_offs: pd.DataFrame, seen: str
+    absences: pd.DataFrame, one_offs: pd.DataFrame, seen: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Event and attendee rows of the absences (one calendar, no attendees) and the make-up
     one-offs (both calendars, no series)."""
-    fmt = lambda s: s.dt.strftime(SQLITE_TIME)  # noqa: E731
+    fmt = stored
     oof_id = "oof" + pd.Series(np.arange(len(absences))).astype(str)
     events = [pd.DataFrame({
         "source": "g", "mailbox": absences["person"], "event_id": oof_id, "series_id": None,
@@ -191,8 +200,8 @@ def write_store(
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     engine.dispose()
-    seen = "2026-05-01 00:00:00.000000"
-    fmt = lambda s: s.dt.strftime(SQLITE_TIME)  # noqa: E731
+    seen = int(stored(pd.Series([pd.Timestamp("2026-05-01", tz="UTC")])).iloc[0])
+    fmt = stored
     ostart, start = fmt(occ["original_start"]), fmt(occ["start"])
     end = fmt(occ["start"] + pd.Timedelta(minutes=30))
     updated = fmt(occ["original_start"] - pd.Timedelta(hours=30))
@@ -322,6 +331,25 @@ def main() -> None:
                 print(f"  away / plain at {n}: compute {t1 / t0:.2f}x, peak {m1 / m0:.2f}x")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"max resident set size of the whole run: {rss:.0f} MiB")
+    # Arrow's buffers are no Python allocations: the traced peaks above do not see them.
+    arrow = pa.default_memory_pool().max_memory() / 2**20
+    print(f"Arrow's peak allocation in this process: {arrow:.0f} MiB")
+    child = reader_child_peak()
+    if child is not None:
+        print(f"max resident set size of the SQLite reader process: {child:.0f} MiB")
+
+
+def reader_child_peak() -> float | None:
+    """The peak resident memory (MiB) of the process that reads SQLite for cadence, if any."""
+    from cadence.store import reads
+
+    child = reads._CHILD._child
+    if child is None:
+        return None
+    for line in Path(f"/proc/{child.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 if __name__ == "__main__":
