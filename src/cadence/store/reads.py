@@ -225,7 +225,8 @@ class _Reader:
     of this process comes along, and nothing of the caller's main module is imported.
 
     One request is a line of JSON (backend, uri, statements); the answer a line of JSON (how
-    many tables, or the error) and then each table as an Arrow IPC stream behind its length.
+    many tables, or the error) and then each table as an Arrow IPC stream, written and read
+    straight through the pipe (a stream ends itself: no copy of it is ever held whole).
     """
 
     def __init__(self) -> None:
@@ -253,11 +254,7 @@ class _Reader:
             answer = json.loads(child.stdout.readline() or b'{"error": "the reader stopped"}')
             if "error" in answer:
                 raise StoreError(answer["error"])
-            tables = []
-            for _ in range(answer["tables"]):
-                size = int.from_bytes(child.stdout.read(8), "big")
-                tables.append(pa.ipc.open_stream(child.stdout.read(size)).read_all())
-            return tables
+            return [pa.ipc.open_stream(child.stdout).read_all() for _ in range(answer["tables"])]
         except (OSError, ValueError):
             self._child = None  # a broken pipe: the next read starts a new child
             raise
@@ -275,13 +272,12 @@ def _serve() -> None:
             out.flush()
             continue
         out.write(json.dumps({"tables": len(tables)}).encode() + b"\n")
-        for table in tables:
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, table.schema) as writer:
+        out.flush()
+        while tables:
+            table = tables.pop(0)  # each table is let go once it is written
+            with pa.ipc.new_stream(out, table.schema) as writer:
                 writer.write_table(table)
-            data = sink.getvalue()
-            out.write(data.size.to_bytes(8, "big"))
-            out.write(data)
+            del table
         out.flush()
 
 
