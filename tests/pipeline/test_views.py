@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from cadence.config import parse_config
 from cadence.errors import UsageError
 from cadence.jobs.figures import compute, params_for
-from cadence.pipeline import compute_frames
 from cadence.pipeline.views import director_view, manager_view
 from cadence.store import reads
 from cadence.store.database import make_engine
