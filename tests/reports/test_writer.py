@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cadence.reports import charts
 from cadence.reports.words import RenderSettings
 from cadence.reports.writer import file_stem, write_private, write_reports
-from reports.sample_views import AS_OF, director_view, manager_view
+from reports.sample_views import AS_OF, director_view, manager_view, null_week
 
 SETTINGS = RenderSettings()
 
@@ -81,3 +82,22 @@ def test_file_names_stay_in_the_folder(email: str) -> None:
 
 def test_unsafe_emails_never_share_a_file() -> None:
     assert file_stem("manager", "a/b@x.test") != file_stem("manager", "a_b@x.test")
+
+
+def test_a_trend_chart_is_the_same_whatever_was_drawn_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run draws the week axis of the directors' trend charts once and reuses it (the figure's
+    ``week_axis``): each chart must still be the one a fresh figure draws, after charts of other
+    weeks, of another length, with empty weeks or not-missed bars."""
+    trend = director_view()["trend"]
+    later = [{**w, "week": f"2027-W{i + 1:02d}"} for i, w in enumerate(trend)]
+    empty = [null_week(w["week"]) if i % 5 == 0 else w for i, w in enumerate(trend)]
+    trends = [trend, later, trend, trend[1:], empty, trend, [null_week(w["week"]) for w in trend]]
+    expected = []
+    for t in trends:
+        monkeypatch.setattr(charts, "_FIGURES", {})
+        expected.append(charts.trend_svg(t, "Weekly cancellation rate"))
+    monkeypatch.setattr(charts, "_FIGURES", {})
+    assert [charts.trend_svg(t, "Weekly cancellation rate") for t in trends] == expected
+    assert charts._FIGURES[len(trend)].week_axis is not None  # the axis was reused, not redrawn

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -63,6 +64,11 @@ class _TrendFigure:
     Building a figure, its axes and bars costs five times as much as saving it; a run writes
     hundreds of director reports, so the bars are made once and only their heights, the scale
     and the labels change per report (each render sets everything it draws).
+
+    Saving then spends half its time on the week axis, which is the same in every director's
+    chart of a run: its ticks depend only on the number of weeks (this figure's) and its labels
+    only on the week names. So it is drawn once, kept as :class:`_WeekAxis`, and spliced into the
+    later charts, which are saved without it; the file is the same, byte for byte.
     """
 
     def __init__(self, weeks: int) -> None:
@@ -92,6 +98,11 @@ class _TrendFigure:
             self.ax.set_axisbelow(True)
             self.ax.set_xlim(-0.6, weeks - 0.4)
             self.fig.subplots_adjust(left=0.06, right=0.99, top=0.96, bottom=0.11)
+            # The axes carry no axis label, so there is nothing to place beside the tick labels:
+            # fixed label positions spare measuring every tick label's box on each save.
+            self.ax.xaxis.set_label_coords(0.5, 0.0)
+            self.ax.yaxis.set_label_coords(0.0, 0.5)
+        self.week_axis: _WeekAxis | None = None
 
     def render(self, trend: Sequence[Mapping[str, Any]], title: str) -> str:
         bottoms, tops = split_bars(trend)
@@ -118,15 +129,83 @@ class _TrendFigure:
         labels = [str(w["week"]) for w in trend]
         step = max(1, len(labels) // 8)
         ticks = list(range(len(labels) - 1, -1, -step))[::-1]
-        self.ax.set_xticks(ticks, [labels[i].split("-")[-1] for i in ticks])
+        tick_labels = tuple(labels[i].split("-")[-1] for i in ticks)
+        self.ax.set_xticks(ticks, tick_labels)
+        svg = None
+        if self.week_axis is not None and self.week_axis.labels == tick_labels:
+            self.ax.xaxis.set_visible(False)
+            try:
+                svg = self.week_axis.put_back(self._save())
+            finally:
+                self.ax.xaxis.set_visible(True)
+        if svg is None:
+            svg = self._save()
+            self.week_axis = _WeekAxis.cut(svg, tick_labels)
+        # Fixed pt sizes would overflow a phone screen; the viewBox keeps the aspect ratio.
+        svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1)
+        return svg.replace(">", f' role="img" class="chart"><title>{_title(title)}</title>', 1)
+
+    def _save(self) -> str:
         buf = io.StringIO()
         with plt.rc_context(_RC):
             self.fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         svg = buf.getvalue()
-        svg = svg[svg.index("<svg") :]
-        # Fixed pt sizes would overflow a phone screen; the viewBox keeps the aspect ratio.
-        svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1)
-        return svg.replace(">", f' role="img" class="chart"><title>{_title(title)}</title>', 1)
+        return svg[svg.index("<svg") :]
+
+
+# matplotlib's SVG names each group <kind>_<n>, counting per kind through the file; the week axis
+# is drawn first in the axes, so the groups after it count on from its own.
+_GROUP_ID = re.compile(r'<g id="([A-Za-z0-9.]+)_(\d+)"')
+_MARKER_ID = re.compile(r'<path id="(m[0-9a-f]+)"')
+_AXIS_START = '<g id="matplotlib.axis_1">'
+_NEXT_AXIS = '<g id="matplotlib.axis_2">'
+
+
+@dataclass(frozen=True)
+class _WeekAxis:
+    """The week axis of a saved trend chart: its SVG, and how many groups of each kind it holds.
+
+    It holds tick marks and the week names, nothing of a director's; a chart saved without it
+    (:meth:`put_back`) gets it back where matplotlib draws it, with the later groups renumbered
+    as matplotlib would have numbered them.
+    """
+
+    labels: tuple[str, ...]
+    markup: str
+    counts: dict[str, int]
+    markers: frozenset[str]
+
+    @classmethod
+    def cut(cls, svg: str, labels: tuple[str, ...]) -> _WeekAxis | None:
+        """The week axis of ``svg``, a whole chart; none when it is not laid out as expected."""
+        start = svg.find(_AXIS_START)
+        end = svg.find(_NEXT_AXIS)
+        if start < 0 or end < start:
+            return None
+        start, end = svg.rfind("\n", 0, start) + 1, svg.rfind("\n", 0, end) + 1
+        markup = svg[start:end]
+        counts: dict[str, int] = {}
+        for kind, n in _GROUP_ID.findall(markup):
+            counts[kind] = counts.get(kind, 0) + 1
+            if int(n) != counts[kind]:  # not the first groups of its kind: not safe to move
+                return None
+        if "clip-path" in markup or "<pattern" in markup:
+            return None
+        return cls(labels, markup, counts, frozenset(_MARKER_ID.findall(markup)))
+
+    def put_back(self, svg: str) -> str | None:
+        """``svg``, a chart saved without its week axis, with this one in its place; none when
+        they would not fit together (a marker shape both use, defined once in matplotlib's
+        file), and the chart must be saved whole."""
+        at = svg.find(_AXIS_START)
+        if at < 0 or any(f"#{m}" in svg for m in self.markers):
+            return None
+        at = svg.rfind("\n", 0, at) + 1
+        return svg[:at] + self.markup + _GROUP_ID.sub(self._renumbered, svg[at:])
+
+    def _renumbered(self, group: re.Match[str]) -> str:
+        kind, n = group.group(1), int(group.group(2))
+        return f'<g id="{kind}_{n + self.counts.get(kind, 0)}"'
 
 
 _FIGURES: dict[int, _TrendFigure] = {}

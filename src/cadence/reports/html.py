@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -32,6 +33,8 @@ COLOURS = {
 
 def _shown(value: Any) -> Any:
     """What a template writes: as :func:`words.shown`, but markup this package made as it is."""
+    if type(value) is str and value.isprintable():  # most values: nothing to hide (words.visible)
+        return value
     return value if isinstance(value, Markup) else words.shown(value)
 
 
@@ -39,6 +42,9 @@ def _shown(value: Any) -> Any:
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("cadence.reports", "templates"),
+        # The templates ship with the package and do not change under a running process; checking
+        # each one's file on every render cost four stat calls per HTML report.
+        auto_reload=False,
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -56,32 +62,39 @@ def _sentence(text: str | None) -> str:
 
 def _pair_rows(
     view: Mapping[str, Any], entries: Sequence[Mapping[str, Any]], settings: RenderSettings
-) -> list[dict[str, Any]]:
+) -> list[SimpleNamespace]:
+    """One row per pair for the template, as attributes: Jinja reads ``e.name`` by trying the
+    attribute first, and on a dict each of the tens of thousands of rows' lookups raised and
+    caught an AttributeError before reading the key."""
     weeks = view["window_weeks"]
     rows = []
     for e in words.worst_first(list(entries)):
         counts = words.pair_counts(e)
         rows.append(
-            {
-                **e,
-                "status_label": words.status_label(e["status"]),
-                "reason_texts": words.reason_texts(e, weeks),
-                "tips": words.suggestions(e, weeks, settings, view["as_of"]),
-                # Held and missed on the row's line, the rest (made up, away, moved) below.
-                "counts_main": " · ".join(counts[:2]),
-                "counts_more": " · ".join(counts[2:]),
-                "away_text": words.capital("; ".join(words.away(e, view["as_of"], settings))),
-                "last_text": words.fmt_date(e.get("last_held"), settings, none="never"),
-                "last_ago": words.days_ago(e.get("days_since_last_held")),
-                "next_text": words.fmt_date(e.get("next_scheduled"), settings, none="none planned"),
-                "next_time": words.fmt_time(e.get("next_scheduled"), settings),
-                "planned": words.every(e.get("intended_cadence_days")),
-                "actual": words.every(e.get("actual_cadence_days")),
-                "via_name": words.via_name(view, e) if "via" in e else "",
-                "timeline_svg": Markup(  # noqa: S704  (drawn and escaped by charts)
-                    charts.timeline_svg(e.get("timeline") or [], view["as_of"], weeks, settings)
-                ),
-            }
+            SimpleNamespace(
+                **{
+                    **e,
+                    "status_label": words.status_label(e["status"]),
+                    "reason_texts": words.reason_texts(e, weeks),
+                    "tips": words.suggestions(e, weeks, settings, view["as_of"]),
+                    # Held and missed on the row's line, the rest (made up, away, moved) below.
+                    "counts_main": " · ".join(counts[:2]),
+                    "counts_more": " · ".join(counts[2:]),
+                    "away_text": words.capital("; ".join(words.away(e, view["as_of"], settings))),
+                    "last_text": words.fmt_date(e.get("last_held"), settings, none="never"),
+                    "last_ago": words.days_ago(e.get("days_since_last_held")),
+                    "next_text": words.fmt_date(
+                        e.get("next_scheduled"), settings, none="none planned"
+                    ),
+                    "next_time": words.fmt_time(e.get("next_scheduled"), settings),
+                    "planned": words.every(e.get("intended_cadence_days")),
+                    "actual": words.every(e.get("actual_cadence_days")),
+                    "via_name": words.via_name(view, e) if "via" in e else "",
+                    "timeline_svg": Markup(  # noqa: S704  (drawn and escaped by charts)
+                        charts.timeline_svg(e.get("timeline") or [], view["as_of"], weeks, settings)
+                    ),
+                }
+            )
         )
     return rows
 
@@ -150,5 +163,11 @@ def index_html(
     return (
         _env()
         .get_template("index.html")
-        .render(week=week, as_of=as_of, managers=managers, directors=directors)
+        .render(
+            week=week,
+            as_of=as_of,
+            # As attributes, as _pair_rows gives its rows: one per report of the run.
+            managers=[SimpleNamespace(**row) for row in managers],
+            directors=[SimpleNamespace(**row) for row in directors],
+        )
     )

@@ -58,7 +58,13 @@ class RenderSettings:
 
 def visible(text: object) -> str:
     """Text with every character of :data:`HIDDEN` shown as U+FFFD (line breaks and tabs stay)."""
-    return HIDDEN.sub(_REPLACEMENT, str(text))
+    text = str(text)
+    # Every character of HIDDEN is one str.isprintable() refuses (a control, a format character,
+    # a surrogate), so printable text has none; that scan in C spares most of the hundreds of
+    # thousands of names and phrases a large run writes the regular expression.
+    if text.isprintable():
+        return text
+    return HIDDEN.sub(_REPLACEMENT, text)
 
 
 def shown(value: Any) -> Any:
@@ -70,7 +76,10 @@ def shown(value: Any) -> Any:
 def one_line(text: object) -> str:
     """:func:`visible` text with line breaks and tabs turned into spaces: names come from calendars
     and directories and must not break a line, a heading or an email header."""
-    return visible(_BREAKS.sub(" ", str(text))).strip()
+    text = str(text)
+    if text.isprintable():  # no break and nothing hidden: see visible()
+        return text.strip()
+    return visible(_BREAKS.sub(" ", text)).strip()
 
 
 def parse_instant(value: str) -> datetime:
@@ -82,12 +91,18 @@ def local(value: str, settings: RenderSettings) -> datetime:
     return parse_instant(value).astimezone(settings.tz)
 
 
+# The English names strftime gives in the C locale, which cadence never changes: a lookup instead
+# of a strftime call, for the hundreds of thousands of dates (timeline tooltips) a run writes.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def fmt_date(value: str | None, settings: RenderSettings, none: str = "—") -> str:
     """``Mon 2 Nov 2026``; ``none`` (an em dash) for none."""
     if value is None:
         return none
     t = local(value, settings)
-    return f"{t:%a} {t.day} {t:%b %Y}"
+    return f"{short_date(t)} {t.year}"
 
 
 def fmt_datetime(value: str | None, settings: RenderSettings) -> str:
@@ -100,7 +115,7 @@ def fmt_datetime(value: str | None, settings: RenderSettings) -> str:
 
 def short_date(t: datetime) -> str:
     """``Tue 1 Dec``: a day close enough to as-of that its year goes without saying."""
-    return f"{t:%a} {t.day} {t:%b}"
+    return f"{_WEEKDAYS[t.weekday()]} {t.day} {_MONTHS[t.month - 1]}"
 
 
 def last_away_day(value: str, settings: RenderSettings, as_of: str | None = None) -> str:
