@@ -241,3 +241,19 @@ def test_crowded_copies_are_read_as_a_count(db: Engine) -> None:
     listed = dict(zip(frames.events["event_id"].astype(str), frames.events["listed"], strict=True))
     assert listed == {"all-hands": 7, "o": 2}
     assert len(frames.attendees) == 4  # the 1:1's two copies, two people each
+
+
+def test_a_reader_process_that_died_is_started_again(db: Engine) -> None:
+    # SQLite is read by a child process kept between reads; the out-of-memory killer (or an
+    # admin) may end it, and the next report must not fail for it.
+    small_org(db)
+    store(db, weekly("w", at(28), 5))
+    since = params_for(config(), AS_OF).load_since
+    first = reads.load_frames(db, since)
+    child = reads._CHILD._child
+    assert child is not None
+    child.kill()
+    child.wait()
+    again = reads.load_frames(db, since)
+    assert reads._CHILD._child is not None and reads._CHILD._child.pid != child.pid
+    pd.testing.assert_frame_equal(again.events, first.events)

@@ -252,12 +252,24 @@ class _Reader:
             child.stdin.write(json.dumps(request).encode() + b"\n")
             child.stdin.flush()
             answer = json.loads(child.stdout.readline() or b'{"error": "the reader stopped"}')
-            if "error" in answer:
-                raise StoreError(answer["error"])
-            return [pa.ipc.open_stream(child.stdout).read_all() for _ in range(answer["tables"])]
         except (OSError, ValueError):
-            self._child = None  # a broken pipe: the next read starts a new child
+            self._stop()  # a broken pipe: the next read starts a new child
             raise
+        if "error" in answer:
+            raise StoreError(answer["error"])  # the child reported it and waits for more
+        try:
+            return [pa.ipc.open_stream(child.stdout).read_all() for _ in range(answer["tables"])]
+        except BaseException:
+            # Interrupted mid-stream (Ctrl-C, a broken pipe, a bad stream): what is left in the
+            # pipe would be read as the next answer, so this child is done.
+            self._stop()
+            raise
+
+    def _stop(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child.wait()
+        self._child = None
 
 
 def _serve() -> None:
