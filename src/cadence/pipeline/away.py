@@ -84,7 +84,7 @@ import pandas as pd
 
 from cadence.frames import StoreFrames
 from cadence.pipeline.org import Org
-from cadence.pipeline.params import Params, in_days
+from cadence.pipeline.params import DAY_NS, NAT, Params, in_days, instants_ns
 
 OUT_OF_OFFICE = "outOfOffice"
 HOLIDAY = "holiday"
@@ -92,8 +92,6 @@ ABSENCE = "out_of_office"
 # How far past as-of, and past the latest out-of-office end, holidays are listed: longer than
 # any run of consecutive public holidays (a few days), so a stretch of away time is never cut.
 HORIZON = pd.Timedelta(days=14)
-NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
-DAY_NS = 86_400 * 10**9
 UTC_NS = "datetime64[ns, UTC]"
 
 ABSENCE_COLUMNS = ["person", "start", "end", "kind"]
@@ -129,17 +127,6 @@ class AwayParams:
 # --- times as int64 nanoseconds ------------------------------------------------------------------
 
 
-def _ns(times: object) -> np.ndarray:
-    """UTC instants as int64 nanoseconds (NaT: :data:`NAT`); naive times are read as UTC."""
-    if isinstance(times, pd.Series | pd.Index) and isinstance(times.dtype, pd.DatetimeTZDtype):
-        # Already instants: no Timestamp per value (to_datetime would build one per value).
-        values = pd.Series(times).dt.tz_convert("UTC").dt.tz_localize(None)
-        return np.asarray(values.to_numpy(dtype="datetime64[ns]").view(np.int64))
-    series = pd.to_datetime(pd.Series(times), utc=True)
-    naive = series.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
-    return np.asarray(naive.view(np.int64))
-
-
 def _times(ns: np.ndarray) -> pd.Series:
     """int64 nanoseconds as UTC-aware times."""
     return pd.Series(np.asarray(ns, dtype=np.int64).view("datetime64[ns]")).dt.tz_localize("UTC")
@@ -156,7 +143,7 @@ def merge_intervals(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     One sort, then a running maximum of the ends within each key: a row starts a new stretch
     when it is the key's first or starts after every earlier interval of the key has ended.
     """
-    start, end = _ns(frame["start"]), _ns(frame["end"])
+    start, end = instants_ns(frame["start"]), instants_ns(frame["end"])
     codes, keys = pd.factorize(frame[key].to_numpy(), sort=True)
     ok = (codes >= 0) & (start != NAT) & (end != NAT) & (end > start)
     codes, start, end = codes[ok], start[ok], end[ok]
@@ -241,7 +228,7 @@ def _midnights(days: np.ndarray, zones: np.ndarray) -> np.ndarray:
             ambiguous=np.ones(len(rows), dtype=bool),
             nonexistent="shift_forward",
         )
-        out[rows] = _ns(utc)
+        out[rows] = instants_ns(utc)
     return out
 
 
@@ -267,7 +254,7 @@ def _declined(
         {
             "at": at,
             "declined": (rows["response"] == "declined").to_numpy(dtype=bool),
-            "seen": _ns(rows["last_seen"]),
+            "seen": instants_ns(rows["last_seen"]),
         }
     )[who == person[at]]
     # Latest answer wins; two answers seen at the same time that disagree: the decline.
@@ -288,10 +275,10 @@ def _out_of_office(
     person = org.resolve(rows["mailbox"]).to_numpy(dtype=object)
     keep = ~pd.isna(person)
     keep &= ~_declined(frames, rows["copy_id"].to_numpy(), person, org)
-    start = _ns(rows["start"].fillna(rows["original_start"]))
+    start = instants_ns(rows["start"].fillna(rows["original_start"]))
     keep &= start != NAT
     rows, person, start = rows[keep], person[keep], start[keep]
-    end = _ns(rows["end"])
+    end = instants_ns(rows["end"])
     all_day = rows["all_day"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     # All-day: the stored UTC dates, then local midnights in the owner's zone.
     first = np.floor_divide(start, DAY_NS)
@@ -406,9 +393,9 @@ def in_away(intervals: pd.DataFrame, pair_id: object, instants: object) -> np.nd
     boolean per (pair_id, instant), in their order. ``intervals`` are merged (:func:`pair_away`);
     a null instant, or a pair with no away time, is not away."""
     q_pair = np.asarray(pair_id)
-    q_time = _ns(instants)
+    q_time = instants_ns(instants)
     i_pair = intervals["pair_id"].to_numpy()
-    i_start, i_end = _ns(intervals["start"]), _ns(intervals["end"])
+    i_start, i_end = instants_ns(intervals["start"]), instants_ns(intervals["end"])
     n = len(i_pair)
     codes = pd.factorize(np.concatenate([i_pair, q_pair]))[0]
     time = np.concatenate([i_start, q_time])
@@ -443,15 +430,19 @@ def _pair_index(intervals: pd.DataFrame, pairs: pd.Index | None, *bounds: Times)
 def _per_pair(bound: Times, pairs: pd.Index) -> np.ndarray:
     """A bound (one instant, or a Series by pair_id) as int64 ns per pair of ``pairs``."""
     if isinstance(bound, pd.Series):
-        return _ns(bound.reindex(pairs))
-    return np.full(len(pairs), _ns([bound])[0], dtype=np.int64)
+        return instants_ns(bound.reindex(pairs))
+    return np.full(len(pairs), instants_ns([bound])[0], dtype=np.int64)
 
 
 def _rows(intervals: pd.DataFrame, pairs: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The intervals of ``pairs``: each row's position in ``pairs``, its start and end (ns)."""
     position = pairs.get_indexer(pd.Index(intervals["pair_id"]))
     keep = position >= 0
-    return position[keep], _ns(intervals["start"])[keep], _ns(intervals["end"])[keep]
+    return (
+        position[keep],
+        instants_ns(intervals["start"])[keep],
+        instants_ns(intervals["end"])[keep],
+    )
 
 
 def away_between(

@@ -71,19 +71,12 @@ import numpy as np
 import pandas as pd
 
 from cadence.pipeline.occurrences import Outcome
+from cadence.pipeline.params import DAY_NS, NAT, instants_ns
 
 # Half a week: the span of a one-off miss, and of a series with no cadence.
 ONE_OFF_HALF_DAYS = 3.5
-DAY_NS = 86_400 * 10**9
-NAT = np.iinfo(np.int64).min
 MISSES = (int(Outcome.CANCELLED), int(Outcome.DECLINED))
 MEETS = (int(Outcome.HELD), int(Outcome.UPCOMING))
-
-
-def _ns(times: pd.Series) -> np.ndarray:
-    """UTC instants as int64 nanoseconds (NaT: :data:`NAT`)."""
-    series = pd.to_datetime(times, utc=True)
-    return np.asarray(series.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64))
 
 
 def _outcome_codes(outcome: pd.Series) -> np.ndarray:
@@ -130,8 +123,8 @@ def _match(occ: pd.DataFrame, rules: pd.DataFrame, made_up: np.ndarray, by: np.n
     outcome = _outcome_codes(occ["outcome"])
     pair = pd.factorize(occ["pair_id"], sort=True)[0]
     rule = pd.to_numeric(occ["rule"]).to_numpy(dtype=float, na_value=np.nan)
-    original = _ns(occ["original_start"])
-    start = _ns(occ["start"].fillna(occ["original_start"]))
+    original = instants_ns(occ["original_start"])
+    start = instants_ns(occ["start"].fillna(occ["original_start"]))
     ident = occ["ident"].to_numpy(dtype=np.int64)
 
     missed = np.isin(outcome, MISSES) & (pair >= 0) & (original != NAT)

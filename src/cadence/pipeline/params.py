@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 DAY = pd.Timedelta(days=1)
 WEEK = pd.Timedelta(days=7)
+DAY_NS = 86_400 * 10**9
+NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
+
+
+def instants_ns(times: object) -> np.ndarray:
+    """UTC instants as int64 nanoseconds (NaT: :data:`NAT`), for the steps that work on plain
+    integer arrays (away time, make-ups); naive times are read as UTC."""
+    if isinstance(times, pd.Series | pd.Index) and isinstance(times.dtype, pd.DatetimeTZDtype):
+        # Already instants: no Timestamp per value (to_datetime would build one per value).
+        values = pd.Series(times).dt.tz_convert("UTC").dt.tz_localize(None)
+        return np.asarray(values.to_numpy(dtype="datetime64[ns]").view(np.int64))
+    series = pd.to_datetime(pd.Series(times), utc=True)
+    naive = series.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    return np.asarray(naive.view(np.int64))
 
 
 def in_days(spans: pd.Series) -> pd.Series:
