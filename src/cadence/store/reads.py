@@ -193,12 +193,9 @@ def read_arrow(backend: str, uri: str, statements: list[str]) -> list[pa.Table]:
     (For SQLite this runs in the child process: see the module's docstring.)"""
     if backend == "sqlite":
         import adbc_driver_sqlite.dbapi as adbc
-
-        conn = adbc.connect(uri)
     else:
         import adbc_driver_postgresql.dbapi as adbc  # type: ignore[no-redef]
-
-        conn = adbc.connect(uri)
+    conn = adbc.connect(uri)
     try:
         with conn.cursor() as cursor:
             if backend == "sqlite":
@@ -334,8 +331,10 @@ def _frame(table: pa.Table, times: tuple[str, ...]) -> pd.DataFrame:
         if name in times:
             columns[name] = _times(column)
         elif name in FLAGS:
-            flags = pd.Series(column.to_pandas(), dtype="boolean")
-            columns[name] = flags if FLAGS[name] else flags.fillna(False).astype(bool)
+            nullable = FLAGS[name]
+            columns[name] = (
+                pd.Series(column.to_pandas(), dtype="boolean") if nullable else _flags(column)
+            )
         elif name in ("copy_id", "listed"):
             columns[name] = column.to_numpy().astype(np.int64)
         else:
