@@ -5,12 +5,14 @@ below it. The imports are parsed, not executed: every ``import`` and ``from ... 
 those inside functions, classes and ``if TYPE_CHECKING:`` blocks included, relative ones resolved
 against the module's package, and ``importlib.import_module("...")`` with a literal name too.
 
-    core        cadence (the package), errors, normalised, config, logs, orgchart, frames, counts
+    core        cadence (the package), errors, normalised, config, logs, orgchart, frames, counts,
+                weeks
     connectors  cadence.connectors.*   core, connectors; never sqlalchemy
     store       cadence.store.*        core, store
     pipeline    cadence.pipeline.*     core (but not cadence.config), pipeline; never sqlalchemy
     reports     cadence.reports.*      core, reports (plain dicts in): never sqlalchemy
-    jobs        cadence.jobs.*         anything but cli and sandbox
+    jobs        cadence.jobs.*         anything but web, cli and sandbox
+    web         cadence.web.*          anything but cli and sandbox (beside cli, on top of jobs)
     cli         cadence.cli.*          anything (the top)
     sandbox     cadence.sandbox.*      anything but cli; only cli and sandbox import it
 
@@ -40,10 +42,11 @@ CORE = frozenset(
         "cadence.orgchart",
         "cadence.frames",
         "cadence.counts",
+        "cadence.weeks",
     }
 )
 # Every layer but core is one subpackage of cadence, named like the layer.
-PACKAGE_LAYERS = ("connectors", "store", "pipeline", "reports", "jobs", "cli", "sandbox")
+PACKAGE_LAYERS = ("connectors", "store", "pipeline", "reports", "jobs", "web", "cli", "sandbox")
 LAYERS = ("core", *PACKAGE_LAYERS)
 
 
@@ -268,8 +271,14 @@ RULES = [
     ),
     Rule(
         "jobs",
-        "jobs import anything but cli and sandbox",
+        "jobs import anything but web, cli and sandbox",
         "jobs",
+        allowed=everything_but("web", "cli", "sandbox"),
+    ),
+    Rule(
+        "web",
+        "web imports anything but cli and sandbox",
+        "web",
         allowed=everything_but("cli", "sandbox"),
     ),
     Rule("cli", "cli imports anything (it is the top)", "cli", allowed=None),

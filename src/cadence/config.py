@@ -208,6 +208,36 @@ class OutlookSource:
         return re.sub(r"[:\s]", "", self.certificate_thumbprint)
 
 
+@dataclass(frozen=True)
+class OidcConfig:
+    """The company's OpenID Connect issuer for ``cadence serve`` (Google, Entra ID, ...)."""
+
+    issuer: str = ""
+    client_id: str = ""
+    client_secret_env: str = "CADENCE_OIDC_SECRET"  # noqa: S105  (a variable's name)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    bind: str = "127.0.0.1:8080"
+    base_url: str = ""  # the address people use; empty: http://<bind>
+    session_secret_env: str = "CADENCE_SESSION_SECRET"  # noqa: S105  (a variable's name)
+    session_hours: float = field(default=12, metadata=limits(0, 24 * 30, above=True))
+    idle_minutes: float = field(default=60, metadata=limits(0, 24 * 60 * 30, above=True))
+    admins: tuple[str, ...] = ()
+    oidc: OidcConfig = field(default_factory=OidcConfig)
+
+    @property
+    def public_url(self) -> str:
+        """The address people use, without a trailing slash."""
+        return (self.base_url or f"http://{self.bind}").rstrip("/")
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.bind.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 Source = GoogleSource | OutlookSource
 SOURCE_KINDS: dict[str, type[GoogleSource] | type[OutlookSource]] = {
     "google": GoogleSource,
@@ -225,6 +255,7 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     sources: dict[str, Source] = field(default_factory=dict)
 
     @property
@@ -307,11 +338,18 @@ def parse_config(
         "email": EmailConfig,
     }
     for key, value in data.items():
-        if key == "sources":
+        if key in ("sources", "serve"):
             continue
         if key not in plain:
             raise ConfigError(f"{where}: unknown section [{key}]")
         sections[key] = _build(plain[key], value, where, key)
+    if "serve" in data:
+        serve = data["serve"]
+        if not isinstance(serve, dict):
+            raise ConfigError(f"{where}: [serve] must be a table")
+        serve = dict(serve)
+        oidc = _build(OidcConfig, serve.pop("oidc", {}), where, "serve.oidc")
+        sections["serve"] = replace(_build(ServeConfig, serve, where, "serve"), oidc=oidc)
     sources: dict[str, Source] = {}
     raw_sources = data.get("sources", {})
     if not isinstance(raw_sources, dict):
@@ -417,6 +455,7 @@ def _check(config: Config, where: str) -> None:
         ("report", config.report),
         ("health", config.health),
         ("email", config.email),
+        ("serve", config.serve),
     ]
     tables += [(f"sources.{name}", source) for name, source in config.sources.items()]
     for section, table in tables:
@@ -444,6 +483,7 @@ def _check(config: Config, where: str) -> None:
                 f"{rule}_at_risk",
                 f"must not be above {rule}_unhealthy ({_show(unhealthy)}), got {_show(at_risk)}",
             )
+    _check_serve(config.serve, bad)
     if not config.report.formats:
         raise bad("report", "formats", f"must name at least one of {list(FORMATS)}")
     unknown = set(config.report.formats) - set(FORMATS)
@@ -486,6 +526,19 @@ def _check(config: Config, where: str) -> None:
                     "must be the certificate's SHA-1 thumbprint, 40 hex digits (colons allowed), "
                     f"got {source.certificate_thumbprint!r}",
                 )
+
+
+def _check_serve(serve: ServeConfig, bad: Any) -> None:
+    host, _, port = serve.bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise bad("serve", "bind", f"must be HOST:PORT (127.0.0.1:8080), got {serve.bind!r}")
+    if serve.base_url and (why := _url_problem(serve.base_url)):
+        raise bad("serve", "base_url", why)
+    if serve.oidc.issuer and (why := _url_problem(serve.oidc.issuer)):
+        raise bad("serve.oidc", "issuer", why)
+    for admin in serve.admins:
+        if "@" not in admin:
+            raise bad("serve", "admins", f"must be email addresses, got {admin!r}")
 
 
 def _url_problem(url: str) -> str | None:
@@ -561,6 +614,19 @@ late_cancel_hours = 24
 # username = "cadence@example.com"
 # password_env = "CADENCE_SMTP_PASSWORD"
 # from_addr = "cadence@example.com"
+
+# [serve]                         # `cadence serve`: the reports behind your single sign-on
+# bind = "127.0.0.1:8080"
+# base_url = "https://cadence.example.com"   # the address people use (sign-in, cookies)
+# session_secret_env = "CADENCE_SESSION_SECRET"
+# session_hours = 12              # a session ends this long after sign-in
+# idle_minutes = 60               # or after this long unused
+# admins = ["people-ops@example.com"]        # may see every report
+#
+# [serve.oidc]
+# issuer = "https://accounts.google.com"     # or https://login.microsoftonline.com/<tenant>/v2.0
+# client_id = "..."
+# client_secret_env = "CADENCE_OIDC_SECRET"
 
 # [sources.acme-google]
 # kind = "google"

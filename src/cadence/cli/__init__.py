@@ -18,6 +18,7 @@ from cadence.cli.demo import demo_command
 from cadence.cli.nightly import nightly_command
 from cadence.cli.org import org_group
 from cadence.cli.report import report_group
+from cadence.cli.serve import serve_command
 from cadence.cli.setup import init_command
 from cadence.cli.status import status_command
 from cadence.cli.sync import sync_command
@@ -50,6 +51,7 @@ cli.add_command(report_group)
 cli.add_command(sync_command)
 cli.add_command(demo_command)
 cli.add_command(nightly_command)
+cli.add_command(serve_command)
 
 
 def main(argv: list[str] | None = None) -> None:

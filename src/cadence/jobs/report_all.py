@@ -8,7 +8,7 @@ This job opens nothing itself but what it is given; the reports it calls only re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,10 @@ from cadence.jobs.figures import results
 from cadence.pipeline import HealthResult
 from cadence.pipeline.views import director_view, manager_view
 from cadence.reports.mailer import EmlOutbox, SmtpOutbox
+from cadence.reports.render import render
 from cadence.reports.words import RenderSettings, iso_week
 from cadence.reports.writer import RunSummary, Written, write_reports
+from cadence.store.saved import ViewRow, save_week
 
 
 def all_views(current: HealthResult, previous: HealthResult) -> Iterator[Mapping[str, Any]]:
@@ -46,6 +48,8 @@ def publish_all(
 ) -> tuple[RunSummary, dict[str, str]]:
     """Write every report into ``out_dir/<ISO week of as-of>/``; with ``email``, send each
     person theirs (``dry_run``: write ``.eml`` files into the week's ``email/`` folder instead).
+    Every report's JSON is also saved in the store as that week's figures, for the web app
+    (replacing what the week held), once every file is written.
 
     ``computed`` is what :func:`results` gives, for a caller that needs the figures too.
     Returns the run's summary and the recipients the mail server refused, with its reason.
@@ -62,11 +66,35 @@ def publish_all(
         outbox = SmtpOutbox(config, settings)
     current, previous = computed or results(engine, config, as_of, window_weeks)
     views = all_views(current, previous)
+    saved: list[ViewRow] = []
+
+    def keep(view: Mapping[str, Any], json_text: str) -> None:
+        saved.append(ViewRow.of(view, json_text))
+
     if outbox is None:
-        summary = write_reports(views, out_dir, week, as_of_text, formats, settings, None, progress)
+        summary = write_reports(
+            views, out_dir, week, as_of_text, formats, settings, None, progress, keep
+        )
+        save_week(engine, week, as_of, datetime.now(UTC), saved)
         return summary, {}
     with outbox:
         summary = write_reports(
-            views, out_dir, week, as_of_text, formats, settings, outbox, progress
+            views, out_dir, week, as_of_text, formats, settings, outbox, progress, keep
         )
+    save_week(engine, week, as_of, datetime.now(UTC), saved)
     return summary, outbox.refused
+
+
+def save_figures(
+    engine: Engine, config: Config, as_of: datetime, computed: tuple[HealthResult, HealthResult]
+) -> str:
+    """Save every report's figures of ``computed`` (at ``as_of``) as their week's, writing no
+    file; returns the week's label. The web app calls it for a week nobody saved."""
+    settings = RenderSettings.from_config(config)
+    current, previous = computed
+    week = iso_week(as_of.isoformat(), settings)
+    rows = [
+        ViewRow.of(view, render(view, "json", settings)) for view in all_views(current, previous)
+    ]
+    save_week(engine, week, as_of, datetime.now(UTC), rows)
+    return week

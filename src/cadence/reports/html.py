@@ -14,7 +14,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import BaseLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from cadence.reports import charts, words
@@ -40,20 +40,7 @@ def _shown(value: Any) -> Any:
 
 @cache
 def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("cadence.reports", "templates"),
-        # The templates ship with the package and do not change under a running process; checking
-        # each one's file on every render cost four stat calls per HTML report.
-        auto_reload=False,
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=_shown,
-    )
-    env.globals.update(rate=words.fmt_rate, every=words.every, colours=COLOURS)
-    env.filters["n"] = words.fmt_count
-    return env
+    return environment(PackageLoader("cadence.reports", "templates"))
 
 
 def _sentence(text: str | None) -> str:
@@ -99,24 +86,48 @@ def _pair_rows(
     return rows
 
 
+def environment(loader: BaseLoader) -> Environment:
+    """A Jinja environment that writes values as the reports do, over ``loader``."""
+    env = Environment(
+        loader=loader,
+        # The templates ship with the package and do not change under a running process; checking
+        # each one's file on every render cost four stat calls per HTML report.
+        auto_reload=False,
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_shown,
+    )
+    env.globals.update(rate=words.fmt_rate, every=words.every, colours=COLOURS)
+    env.filters["n"] = words.fmt_count
+    return env
+
+
 def manager_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
-    return (
-        _env()
-        .get_template("manager.html")
-        .render(
-            view=view,
-            s=view["summary"],
-            not_missed=_sentence(words.not_missed(view["summary"])),
-            weeks=view["window_weeks"],
-            week=words.iso_week(view["as_of"], settings),
-            as_of=words.fmt_as_of(view["as_of"], settings),
-            reports=_pair_rows(view, view["reports"], settings),
-            skips=_pair_rows(view, view.get("skip_levels") or [], settings),
-        )
+    return _env().get_template("manager.html").render(**manager_context(view, settings))
+
+
+def manager_context(view: Mapping[str, Any], settings: RenderSettings) -> dict[str, Any]:
+    """What manager.html is rendered with."""
+    return dict(
+        view=view,
+        s=view["summary"],
+        not_missed=_sentence(words.not_missed(view["summary"])),
+        weeks=view["window_weeks"],
+        week=words.iso_week(view["as_of"], settings),
+        as_of=words.fmt_as_of(view["as_of"], settings),
+        reports=_pair_rows(view, view["reports"], settings),
+        skips=_pair_rows(view, view.get("skip_levels") or [], settings),
     )
 
 
 def director_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
+    return _env().get_template("director.html").render(**director_context(view, settings))
+
+
+def director_context(view: Mapping[str, Any], settings: RenderSettings) -> dict[str, Any]:
+    """What director.html is rendered with."""
     subs = view.get("sub_orgs") or []
     peak = charts.trend_peak([sub["trend"] for sub in subs])
     sub_rows = []
@@ -125,6 +136,7 @@ def director_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
         sub_rows.append(
             {
                 "title": title,
+                "head": sub["head"],
                 "chart": Markup(  # noqa: S704  (drawn and escaped by charts)
                     charts.mini_trend_svg(sub["trend"], f"Weekly cancellation rate: {title}", peak)
                 ),
@@ -132,24 +144,22 @@ def director_html(view: Mapping[str, Any], settings: RenderSettings) -> str:
             }
         )
     name = view["director"]["name"]
-    return (
-        _env()
-        .get_template("director.html")
-        .render(
-            view=view,
-            s=view.get("summary"),
-            not_missed=_sentence(words.not_missed(view["summary"])) if view.get("summary") else "",
-            not_missed_note=words.NOT_MISSED_NOTE,
-            week=words.iso_week(view["as_of"], settings),
-            as_of=words.fmt_as_of(view["as_of"], settings),
-            changes=words.director_changes(view),
-            trend_chart=Markup(  # noqa: S704  (drawn and escaped by charts)
-                charts.trend_svg(view["trend"], f"Weekly cancellation rate, org of {name}")
-            ),
-            subs=sub_rows,
-            managers=words.ranked_managers(view),
-            min_group=settings.min_group_size,
-        )
+    return dict(
+        view=view,
+        s=view.get("summary"),
+        not_missed=_sentence(words.not_missed(view["summary"])) if view.get("summary") else "",
+        not_missed_note=words.NOT_MISSED_NOTE,
+        week=words.iso_week(view["as_of"], settings),
+        as_of=words.fmt_as_of(view["as_of"], settings),
+        changes=words.director_changes(view),
+        trend_chart=Markup(  # noqa: S704  (drawn and escaped by charts)
+            charts.trend_svg(view["trend"], f"Weekly cancellation rate, org of {name}")
+        ),
+        subs=sub_rows,
+        managers=words.ranked_managers(view),
+        min_group=settings.min_group_size,
+        # The web app links each sub-org to a page of its own; a file links nowhere.
+        sub_link=None,
     )
 
 

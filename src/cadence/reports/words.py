@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from cadence.config import Config
+from cadence.weeks import week_label
 
 # What moves text to a new line or a tab stop: a space in one-line text.
 _BREAKS = re.compile(r"[\t\n\v\f\r\x85\u2028\u2029]+")
@@ -151,8 +152,7 @@ def fmt_as_of(value: str, settings: RenderSettings) -> str:
 
 def iso_week(value: str, settings: RenderSettings) -> str:
     """``2026-W48``: the ISO week (Monday start) of an instant in the configured zone."""
-    year, week, _ = local(value, settings).isocalendar()
-    return f"{year}-W{week:02d}"
+    return week_label(parse_instant(value), settings.tz)
 
 
 def fmt_rate(rate: float | None) -> str:

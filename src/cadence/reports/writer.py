@@ -276,14 +276,17 @@ def write_reports(
     settings: RenderSettings,
     outbox: Outbox | None = None,
     progress: Callable[[Written], None] | None = None,
+    keep_json: Callable[[Mapping[str, Any], str], None] | None = None,
 ) -> RunSummary:
-    """Render and write every view; with an ``outbox``, also hand each person their report.
+    """Render and write every view; with an ``outbox``, also hand each person their report;
+    with ``keep_json``, hand it each view with its JSON (the web app's saved figures).
 
-    Mail needs the HTML and plain-text (Markdown) renderings whatever ``formats`` says; they are
-    rendered once and shared with the files.
+    Mail needs the HTML and plain-text (Markdown) renderings whatever ``formats`` says, and
+    ``keep_json`` the JSON; each is rendered once and shared with the files.
     """
     wanted = list(dict.fromkeys(formats))
-    needed = list(dict.fromkeys(wanted + (["html", "md"] if outbox else [])))
+    extra = (["html", "md"] if outbox else []) + (["json"] if keep_json else [])
+    needed = list(dict.fromkeys(wanted + extra))
     written = []
     with open_report_folder(out_dir, week) as folder:
         for view in views:
@@ -298,6 +301,8 @@ def write_reports(
                 entry.files[fmt] = path
             if outbox is not None:
                 outbox.deliver(view, texts)
+            if keep_json is not None:
+                keep_json(view, texts["json"])
             written.append(entry)
             if progress:
                 progress(entry)

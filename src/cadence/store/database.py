@@ -355,3 +355,13 @@ def open_store(url: str) -> Engine:
     engine = make_engine(url)
     check_schema(engine)
     return engine
+
+
+def store_answers(engine: Engine) -> bool:
+    """Whether the database answers a query now (the web app's health check)."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except (SQLAlchemyError, StoreError):
+        return False
+    return True

@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DDL, BigInteger, Boolean, DateTime, Integer, MetaData, String, Text, event
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    event,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -201,3 +212,31 @@ class RunLog(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+class SavedView(Base):
+    """One report's figures for one week, as its JSON (zlib-compressed), saved by ``report all``
+    and the nightly so that the web app's pages never wait for the pipeline.
+
+    ``subject`` is the person the report is for (a manager or a director); ``as_of`` is the
+    instant the figures were computed at. A week holds one run: saving a week again replaces it.
+    """
+
+    __tablename__ = "saved_views"
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)  # 2026-W49
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # manager | director
+    subject: Mapped[str] = mapped_column(String(320), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class WebSession(Base):
+    """A signed-in person of the web app. Only a hash of the session's secret is kept, so the
+    table alone signs nobody in; signing out deletes the row."""
+
+    __tablename__ = "web_sessions"
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

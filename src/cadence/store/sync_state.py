@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from cadence.normalised import Event
@@ -106,3 +106,10 @@ def record_outcome(
         values["last_success_at"] = ran_at
     with engine.begin() as conn:
         _upsert_state(conn, source, mailbox, **values)
+
+
+def earliest_read(engine: Engine) -> datetime | None:
+    """The earliest instant any mailbox's calendar was read from (None before the first sync):
+    before it the store knows of no 1:1 at all, so no week before it can be reported on."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.min(SyncState.window_start))).scalar_one_or_none()
