@@ -2,8 +2,9 @@
 
 A week is cut in the org's time zone, Monday to Sunday; its label is the ISO year and week of
 an instant there. The web app's pages go the other way, from a label to the instant its
-figures are at: the end of that week (the next Monday, 00:00 in the zone), or now for the week
-that holds now. One module owns both directions so they cannot disagree.
+figures are at: the last second of that week (Sunday 23:59:59 in the zone, so that the report
+still says it is of that week), or now for the week that holds now. One module owns both
+directions so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def week_end(label: str, tz: tzinfo) -> datetime:
     """The instant a week ends: the next Monday, 00:00 in ``tz``, in UTC."""
     monday = week_monday(label) + ONE_WEEK
     return datetime.combine(monday, time(), tz).astimezone(UTC)
+
+
+def week_last_second(label: str, tz: tzinfo) -> datetime:
+    """The as-of of a week's figures once the week is over: its last whole second."""
+    return week_end(label, tz) - timedelta(seconds=1)
 
 
 def weeks_between(first: datetime, last: datetime, tz: tzinfo) -> list[str]:

@@ -60,15 +60,18 @@ class Site:
         return TestClient(self.app(), base_url=BASE, follow_redirects=False)
 
 
-def config_for(issuer: str, base: str = BASE, **serve: object) -> Config:
+def config_for(
+    issuer: str, base: str = BASE, report: dict[str, object] | None = None, **serve: object
+) -> Config:
     return parse_config(
         {
+            "report": report or {},
             "serve": {
                 "base_url": base,
                 "admins": [ADMIN],
                 "oidc": {"issuer": issuer, "client_id": CLIENT_ID},
                 **serve,
-            }
+            },
         }
     )
 

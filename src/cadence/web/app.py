@@ -18,7 +18,9 @@ a figure, a query string or a token.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -110,6 +112,30 @@ class Guard:
             )
 
 
+class RenderedPages:
+    """The last pages drawn, by everything that goes into one: a page is drawn again only when
+    its saved figures, its week list or its reader changes. Drawing a report with its charts
+    costs tens of milliseconds; on Monday morning most people open theirs more than once."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple[Any, ...], page: str) -> None:
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
 def wants_json(request: Request, last_segment: str) -> tuple[bool, str]:
     """Whether the answer is JSON, and the last path segment without a ``.json`` suffix."""
     if last_segment.endswith(JSON_SUFFIX):
@@ -147,6 +173,7 @@ class WebApp:
         self.figures = WeekFigures(engine, config, now)
         self.pages = Pages(RenderSettings.from_config(config))
         self.client = issuer_client(config, client_secret)
+        self.rendered = RenderedPages()
         self.session_key = session_key
 
     # -- who is asking --------------------------------------------------------------------------
@@ -207,16 +234,20 @@ class WebApp:
             return self._not_found(as_json, viewer)
         if as_json:
             return Response(text, media_type="application/json")
-        view = parse_view(text)
         here = f"/{kind}/{quote(subject, safe='@')}"
         nav = self._nav(viewer, week, lambda w: f"{here}/{w}", f"{here}/{week}.json")
-        if kind == "manager":
-            return HTMLResponse(self.pages.manager(view, nav))
-        return HTMLResponse(
-            self.pages.director(
-                view, nav, lambda head: f"{here}/{week}/sub-org/{quote(head, safe='@')}"
-            )
-        )
+        key = (kind, subject, week, viewer.name, viewer.admin, tuple(nav.weeks), hash(text))
+        page = self.rendered.get(key)
+        if page is None:
+            view = parse_view(text)
+            if kind == "manager":
+                page = self.pages.manager(view, nav)
+            else:
+                page = self.pages.director(
+                    view, nav, lambda head: f"{here}/{week}/sub-org/{quote(head, safe='@')}"
+                )
+            self.rendered.put(key, page)
+        return HTMLResponse(page)
 
     def sub_org(self, request: Request) -> Response:
         subject = normalise_email(request.path_params["email"])

@@ -2,7 +2,7 @@
 
 A page reads the JSON that ``report all`` or the nightly saved for its week (one primary-key
 read), so it never waits for the pipeline. A week that can be answered but was never saved is
-computed once, at the week's end (or now, for the week that holds now), and saved like a
+computed once, at the week's last second (or now, for the week that holds now), and saved like a
 nightly's, while other requests for that week wait for the same computation rather than start
 their own. The JSON a page answers with is that saved text, so it is the command line's
 ``--format json`` for the same as-of, byte for byte.
@@ -36,7 +36,7 @@ from cadence.reports.words import RenderSettings
 from cadence.store.people import load_chart
 from cadence.store.saved import saved_subjects, saved_view, saved_weeks
 from cadence.store.sync_state import earliest_read
-from cadence.weeks import week_end, week_label, week_monday, weeks_between
+from cadence.weeks import week_label, week_last_second, week_monday, weeks_between
 
 # The org chart and the list of saved weeks change once a night: re-read them at most this often.
 REFRESH_SECONDS = 60.0
@@ -127,7 +127,7 @@ class WeekFigures:
 
     def as_of(self, week: str) -> datetime:
         """The instant a week's figures are computed at, when nobody saved them."""
-        return min(self.now(), week_end(week, self.config.tz))
+        return min(self.now(), week_last_second(week, self.config.tz))
 
     def view_json(self, week: str, kind: str, subject: str) -> str | None:
         """The saved JSON of ``subject``'s ``kind`` report for ``week``; None when that week has
