@@ -8,11 +8,14 @@ keeps it between runs); ``report all`` saves its week, as the nightly would. The
 by uvicorn in this process; the load comes from a second process (the machine has two cores:
 one for each), where each of ``--users`` people (managers, and some directors) signs in through
 the real OpenID Connect flow against the loopback stand-in and then, for ``--seconds``, opens
-their pages one after another: their report as HTML, as JSON, and (directors) a sub-org page.
+their pages: their report as HTML, as JSON, and (directors) a sub-org page.
 
-The **floor**, measured in the same run with the same client and concurrency: ``/healthz``,
-which goes through the same server, middleware and client but reads almost nothing. The table
-gives requests per second, median and p99 latency and errors for both, and the ratios.
+Two loads: **browsing**, where each person reads a page for 1 to 3 seconds (``--think``) before
+opening the next, as people do; and **flat out**, no pause at all, which finds what one server
+process can answer. The **floor** of each, measured in the same run with the same client,
+people and pauses: ``/healthz``, which goes through the same server, middleware and client but
+reads almost nothing. The table gives requests per second, median and p99 latency and errors,
+and the ratios of pages to floor.
 
 Usage: ``python benchmarks/bench_serve.py [--people N] [--users 50] [--seconds 60]
 [--sqlite-db FILE]``.
@@ -62,7 +65,7 @@ async def _sign_in(client: httpx.AsyncClient, base: str, email: str) -> None:
 
 
 async def _browse(
-    base: str, users: list[tuple[str, list[str]]], seconds: float, floor: bool
+    base: str, users: list[tuple[str, list[str]]], seconds: float, floor: bool, think: float
 ) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
@@ -84,6 +87,8 @@ async def _browse(
                 ok = False
             latencies.append(time.perf_counter() - started)
             errors += 0 if ok else 1
+            if think:
+                await asyncio.sleep(rng.uniform(think / 3, think))
 
     began = time.perf_counter()
     await asyncio.gather(*(user(c, paths) for c, (_, paths) in zip(clients, users, strict=True)))
@@ -101,9 +106,14 @@ async def _browse(
 
 
 def _client(
-    base: str, users: list[tuple[str, list[str]]], seconds: float, floor: bool, out: Any
+    base: str,
+    users: list[tuple[str, list[str]]],
+    seconds: float,
+    floor: bool,
+    think: float,
+    out: Any,
 ) -> None:
-    out.put(asyncio.run(_browse(base, users, seconds, floor)))
+    out.put(asyncio.run(_browse(base, users, seconds, floor, think)))
 
 
 def main() -> None:
@@ -112,6 +122,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--sqlite-db", type=Path)
+    parser.add_argument(
+        "--think", type=float, default=3.0, help="longest pause between pages, browsing (s)"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cadence-serve-bench-"))
     store = sqlite_store(args.sqlite_db or folder / "company.db", args.people)
@@ -163,10 +176,15 @@ def main() -> None:
         results = {}
         with ServerThread(app, port=port):
             context = multiprocessing.get_context("spawn")
-            for label, floor in (("floor: /healthz", True), ("pages", False)):
+            for label, floor, think in (
+                ("browsing: floor /healthz", True, args.think),
+                ("browsing: pages", False, args.think),
+                ("flat out: floor /healthz", True, 0.0),
+                ("flat out: pages", False, 0.0),
+            ):
                 queue = context.Queue()
                 child = context.Process(
-                    target=_client, args=(base, users, args.seconds, floor, queue)
+                    target=_client, args=(base, users, args.seconds, floor, think, queue)
                 )
                 child.start()
                 results[label] = queue.get()
@@ -183,12 +201,13 @@ def main() -> None:
             f"| {label} | {r['requests']:,} | {r['rps']:.0f} | {r['median_ms']:.1f} | "
             f"{r['p99_ms']:.1f} | {r['errors']} |"
         )
-    floor, pages = results["floor: /healthz"], results["pages"]
-    print(
-        f"| ratio pages / floor | | {pages['rps'] / floor['rps']:.2f}x | "
-        f"{pages['median_ms'] / floor['median_ms']:.2f}x | "
-        f"{pages['p99_ms'] / floor['p99_ms']:.2f}x | |"
-    )
+    for load_kind in ("browsing", "flat out"):
+        floor, pages = results[f"{load_kind}: floor /healthz"], results[f"{load_kind}: pages"]
+        print(
+            f"| {load_kind}: pages / floor | | {pages['rps'] / floor['rps']:.2f}x | "
+            f"{pages['median_ms'] / floor['median_ms']:.2f}x | "
+            f"{pages['p99_ms'] / floor['p99_ms']:.2f}x | |"
+        )
 
 
 if __name__ == "__main__":

@@ -234,8 +234,7 @@ class ServeConfig:
 
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.bind.rpartition(":")
-        return host.strip("[]"), int(port)
+        return parse_bind(self.bind)
 
 
 Source = GoogleSource | OutlookSource
@@ -528,10 +527,21 @@ def _check(config: Config, where: str) -> None:
                 )
 
 
+def parse_bind(value: str, *, any_port: bool = False) -> tuple[str, int]:
+    """``HOST:PORT`` (an IPv6 host in brackets) as host and port; ``any_port`` allows port 0
+    (any free one). ValueError says what is wrong."""
+    host, _, port = value.rpartition(":")
+    low = 0 if any_port else 1
+    if not host or not port.isdigit() or not low <= int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT (127.0.0.1:8080), got {value!r}")
+    return host.strip("[]"), int(port)
+
+
 def _check_serve(serve: ServeConfig, bad: Any) -> None:
-    host, _, port = serve.bind.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise bad("serve", "bind", f"must be HOST:PORT (127.0.0.1:8080), got {serve.bind!r}")
+    try:
+        parse_bind(serve.bind)
+    except ValueError as exc:
+        raise bad("serve", "bind", str(exc)) from exc
     if serve.base_url and (why := _url_problem(serve.base_url)):
         raise bad("serve", "base_url", why)
     if serve.oidc.issuer and (why := _url_problem(serve.oidc.issuer)):

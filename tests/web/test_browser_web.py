@@ -84,8 +84,9 @@ class Tab:
     page: Any
     web: Web
     errors: list[str] = field(default_factory=list)
-    # Chromium asks every site for /favicon.ico, which cadence does not serve (a 404, logged
-    # as a console error): kept apart, so that it cannot hide any other error.
+    # Chromium asks a page with no icon for /favicon.ico: cadence's pages name an empty one, the
+    # sign-in stand-in's picker does not (a 404 there, logged as a console error). Kept apart,
+    # so that it cannot hide any other error.
     favicon: list[str] = field(default_factory=list)
 
     def watch(self) -> None:

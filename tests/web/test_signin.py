@@ -210,3 +210,42 @@ def test_pages_carry_the_security_headers(site: Site) -> None:
         assert answer.headers["referrer-policy"] == "no-referrer"
         assert answer.headers["cache-control"] == "no-store"
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_each_page_view_is_one_access_log_line_without_figures_or_secrets(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    client = site.client()
+    with caplog.at_level(logging.INFO, logger="cadence.web"):
+        sign_in(client, golden_org.ANN)
+        caplog.clear()
+        client.get(ANN_PAGE)
+        client.get(ANN_PAGE + ".json")
+        client.get("/manager/dana@acme.test/2026-W48?x=secret-query")
+    lines = [r.getMessage() for r in caplog.records if r.name == "cadence.web.access"]
+    assert len(lines) == 3
+    assert lines[0].startswith(f"ann@acme.test GET {ANN_PAGE} 200 ")
+    assert lines[2].startswith("ann@acme.test GET /manager/dana@acme.test/2026-W48 404 ")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert (
+        "secret-query" not in text and "Gus Green" not in text and "%" not in text.replace("ms", "")
+    )
+
+
+def test_signing_in_deletes_sessions_that_ran_out(site: Site) -> None:
+    from sqlalchemy import delete, func, select
+
+    from cadence.store.models import WebSession
+
+    with site.engine.begin() as conn:  # other tests' sessions share this store
+        conn.execute(delete(WebSession))
+    first = site.client()
+    sign_in(first, golden_org.ANN)
+    site.clock.now += timedelta(hours=2)  # Ann's session has been idle for too long
+    sign_in(site.client(), golden_org.DANA)
+    with site.engine.connect() as conn:
+        emails = conn.execute(select(WebSession.email)).scalars().all()
+        assert conn.execute(select(func.count()).select_from(WebSession)).scalar_one() >= 1
+    assert golden_org.ANN not in emails and golden_org.DANA in emails

@@ -75,11 +75,14 @@ def demo_command(
 
 
 def _serve(config_path: Path, company: Any, bind_to: str) -> None:
-    from cadence.config import parse_config
+    from cadence.config import parse_bind
     from cadence.sandbox.demo_site import demo_site
     from cadence.web.server import log_to_stderr, serve_forever
 
-    host, port = parse_config({"serve": {"bind": bind_to}}).serve.host_port
+    try:
+        host, port = parse_bind(bind_to, any_port=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bind") from exc
     with demo_site(config_path, company, host, port) as site:
         click.echo(f"\nThe demo's web app: {site.url}/")
         click.echo("Sign in as any of the demo's people; for instance:")

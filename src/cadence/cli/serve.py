@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cadence.cli.app import App, common_options, pass_app
-from cadence.config import Config
+from cadence.config import Config, parse_bind
 from cadence.errors import ConfigError
 
 
@@ -46,10 +46,11 @@ def serve_command(app: App, bind_to: str | None) -> None:
 
     config = app.config
     if bind_to:
+        try:
+            parse_bind(bind_to)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--bind") from exc
         config = replace(config, serve=replace(config.serve, bind=bind_to))
-        from cadence.config import parse_config  # the same checks as a configured bind
-
-        parse_config({"serve": {"bind": bind_to}})
     session_key, client_secret = _secrets(config)
     host, port = config.serve.host_port
     sock = bind(host, port)

@@ -339,6 +339,8 @@ class WebApp:
                 "runs cadence to check the org chart.",
             )
             return HTMLResponse(text, status_code=403)
+        # Sessions that ran out are deleted as people sign in, so the table keeps only live ones.
+        await run_in_threadpool(self.sessions.sweep, self.now())
         cookie = await run_in_threadpool(self.sessions.start, person.email, self.now())
         request.state.viewer = person.email
         response = RedirectResponse(next_path, status_code=302)

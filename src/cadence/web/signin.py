@@ -19,11 +19,16 @@ redirect.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from authlib.integrations.starlette_client import OAuth, OAuthError
+# Authlib's httpx client warns on import that httpx has a successor; the warning is for
+# Authlib's maintainers, and printed under `cadence serve` it would only worry an operator.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.starlette_client import OAuth, OAuthError
 
 from cadence.config import Config
 
