@@ -10,8 +10,9 @@ one for each), where each of ``--users`` people (managers, and some directors) s
 the real OpenID Connect flow against the loopback stand-in and then, for ``--seconds``, opens
 their pages: their report as HTML, as JSON, and (directors) a sub-org page.
 
-Two loads: **browsing**, where each person reads a page for 1 to 3 seconds (``--think``) before
-opening the next, as people do; and **flat out**, no pause at all, which finds what one server
+Two loads: **browsing**, where people arrive ``--spawn-rate`` a second (as a load tool such as
+locust starts its users) and each reads a page for 1 to 3 seconds (``--think``) before opening
+the next, as people do; and **flat out**, no pause at all, which finds what one server
 process can answer. The **floor** of each, measured in the same run with the same client,
 people and pauses: ``/healthz``, which goes through the same server, middleware and client but
 reads almost nothing. The table gives requests per second, median and p99 latency and errors,
@@ -65,7 +66,12 @@ async def _sign_in(client: httpx.AsyncClient, base: str, email: str) -> None:
 
 
 async def _browse(
-    base: str, users: list[tuple[str, list[str]]], seconds: float, floor: bool, think: float
+    base: str,
+    users: list[tuple[str, list[str]]],
+    seconds: float,
+    floor: bool,
+    think: float,
+    spawn_rate: float,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
@@ -74,9 +80,10 @@ async def _browse(
         await _sign_in(client, base, email)
     deadline = time.perf_counter() + seconds
 
-    async def user(client: httpx.AsyncClient, paths: list[str]) -> None:
+    async def user(client: httpx.AsyncClient, paths: list[str], arrives: float) -> None:
         nonlocal errors
         rng = random.Random(hash(id(client)))
+        await asyncio.sleep(arrives)
         while time.perf_counter() < deadline:
             path = "/healthz" if floor else rng.choice(paths)
             started = time.perf_counter()
@@ -91,7 +98,14 @@ async def _browse(
                 await asyncio.sleep(rng.uniform(think / 3, think))
 
     began = time.perf_counter()
-    await asyncio.gather(*(user(c, paths) for c, (_, paths) in zip(clients, users, strict=True)))
+    # Browsing, people arrive spawn_rate a second; flat out, all at once.
+    arrivals = [i / spawn_rate if think else 0.0 for i in range(len(users))]
+    await asyncio.gather(
+        *(
+            user(c, paths, arrives)
+            for c, (_, paths), arrives in zip(clients, users, arrivals, strict=True)
+        )
+    )
     elapsed = time.perf_counter() - began
     for client in clients:
         await client.aclose()
@@ -105,15 +119,8 @@ async def _browse(
     }
 
 
-def _client(
-    base: str,
-    users: list[tuple[str, list[str]]],
-    seconds: float,
-    floor: bool,
-    think: float,
-    out: Any,
-) -> None:
-    out.put(asyncio.run(_browse(base, users, seconds, floor, think)))
+def _client(base: str, users: list[tuple[str, list[str]]], load: tuple[Any, ...], out: Any) -> None:
+    out.put(asyncio.run(_browse(base, users, *load)))
 
 
 def main() -> None:
@@ -122,6 +129,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--sqlite-db", type=Path)
+    parser.add_argument("--spawn-rate", type=float, default=10, help="people arriving a second")
     parser.add_argument(
         "--think", type=float, default=3.0, help="longest pause between pages, browsing (s)"
     )
@@ -184,7 +192,8 @@ def main() -> None:
             ):
                 queue = context.Queue()
                 child = context.Process(
-                    target=_client, args=(base, users, args.seconds, floor, think, queue)
+                    target=_client,
+                    args=(base, users, (args.seconds, floor, think, args.spawn_rate), queue),
                 )
                 child.start()
                 results[label] = queue.get()
