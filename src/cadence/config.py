@@ -97,11 +97,25 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    # Events that started longer ago are deleted at the end of each nightly; 0 keeps everything.
+    retention_days: int = field(default=400, metadata=limits(0, MAX_DAYS))
+
+
+@dataclass(frozen=True)
 class OrgConfig:
     csv: str = ""
     timezone: str = "UTC"
     # Where a person the chart gives no country works ("" none): DE, US-CA (docs/org-chart.md).
     country: str = ""
+    # People who opted out: never synced, never reported, never named.
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    # The variable holding the salt of `cadence export --pseudonymize` (HMAC-SHA-256 key).
+    salt_env: str = "CADENCE_EXPORT_SALT"
 
 
 @dataclass(frozen=True)
@@ -248,6 +262,7 @@ SOURCE_KINDS: dict[str, type[GoogleSource] | type[OutlookSource]] = {
 class Config:
     path: Path | None = None
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     org: OrgConfig = field(default_factory=OrgConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
@@ -255,6 +270,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     sources: dict[str, Source] = field(default_factory=dict)
 
     @property
@@ -329,12 +345,14 @@ def parse_config(
     sections: dict[str, Any] = {}
     plain = {
         "database": DatabaseConfig,
+        "store": StoreConfig,
         "org": OrgConfig,
         "sync": SyncConfig,
         "report": ReportConfig,
         "pipeline": PipelineConfig,
         "health": HealthConfig,
         "email": EmailConfig,
+        "export": ExportConfig,
     }
     for key, value in data.items():
         if key in ("sources", "serve"):
@@ -450,6 +468,7 @@ def _check(config: Config, where: str) -> None:
         except ValueError as exc:
             raise bad("org", "country", str(exc)) from exc
     tables: list[tuple[str, Any]] = [
+        ("store", config.store),
         ("sync", config.sync),
         ("report", config.report),
         ("health", config.health),
@@ -483,6 +502,9 @@ def _check(config: Config, where: str) -> None:
                 f"must not be above {rule}_unhealthy ({_show(unhealthy)}), got {_show(at_risk)}",
             )
     _check_serve(config.serve, bad)
+    for person in config.org.exclude:
+        if "@" not in person:
+            raise bad("org", "exclude", f"must be email addresses, got {person!r}")
     if not config.report.formats:
         raise bad("report", "formats", f"must name at least one of {list(FORMATS)}")
     unknown = set(config.report.formats) - set(FORMATS)
@@ -584,10 +606,14 @@ TEMPLATE = """\
 [database]
 url = "sqlite:///cadence.db"      # or postgresql+psycopg://user@host/db; $CADENCE_DATABASE_URL wins
 
+[store]
+retention_days = 400              # events older than this are deleted each night; 0 keeps all
+
 [org]
 # csv = "people.csv"              # email,name,manager_email[,team][,source][,aliases]
 timezone = "UTC"                  # weeks and days are cut here; people's zone unless the chart says
 # country = "DE"                  # where people work unless the chart says (holidays): DE, US-CA
+# exclude = ["someone@example.com"]  # opted out: never synced, never reported, never named
 
 [sync]
 lookback_days = 180               # how far back a first sync reads
@@ -637,6 +663,9 @@ late_cancel_hours = 24
 # issuer = "https://accounts.google.com"     # or https://login.microsoftonline.com/<tenant>/v2.0
 # client_id = "..."
 # client_secret_env = "CADENCE_OIDC_SECRET"
+
+# [export]                        # `cadence export --pseudonymize`
+# salt_env = "CADENCE_EXPORT_SALT"
 
 # [sources.acme-google]
 # kind = "google"

@@ -240,3 +240,12 @@ class WebSession(Base):
     email: Mapped[str] = mapped_column(String(320), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ForgottenPerson(Base):
+    """Someone erased with ``cadence forget``: only the SHA-256 of their normalised email (and of
+    each alias), so that later syncs and org imports skip them without the store naming them."""
+
+    __tablename__ = "forgotten_people"
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime)
