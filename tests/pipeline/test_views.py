@@ -60,8 +60,8 @@ def test_manager_view_shape_and_skip_levels(db: Engine) -> None:
     result = compute(db, config(), AS_OF)
     view = manager_view(result, " MIA@acme.test")  # compared trimmed, case-insensitively
     json.dumps(view, allow_nan=False)
-    assert list(view) == ["kind", "manager", "as_of", "window_weeks", "summary", "reports",
-                          "skip_levels"]  # fmt: skip
+    assert list(view) == ["kind", "manager", "as_of", "window_weeks", "summary", "opted_out",
+                          "reports", "skip_levels"]  # fmt: skip
     assert view["manager"] == {"email": MGR, "name": "Mia"}
     assert view["as_of"] == "2026-11-23T12:00:00+00:00"
     assert list(view["summary"]) == SUMMARY

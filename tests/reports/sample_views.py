@@ -227,6 +227,7 @@ def manager_view() -> dict[str, Any]:
         "as_of": AS_OF,
         "window_weeks": 12,
         "summary": summary,
+        "opted_out": 1,
         "reports": sorted(reports, key=lambda e: e["email"]),
         "skip_levels": [skip],
     }

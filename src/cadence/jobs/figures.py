@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from cadence.config import Config, HealthConfig
 from cadence.errors import UsageError
 from cadence.frames import StoreFrames
+from cadence.normalised import normalise_email
 from cadence.pipeline import HealthResult, Params
 from cadence.pipeline.engines import SchedulerNeedsDask
 from cadence.pipeline.params import Thresholds
@@ -60,6 +61,7 @@ def params_for(config: Config, as_of: datetime, window_weeks: int | None = None)
         timezone=config.org.timezone,
         health=thresholds(config.health),
         country=config.org.country or None,
+        excluded=frozenset(normalise_email(e) for e in config.org.exclude),
     )
 
 

@@ -5,11 +5,19 @@ chart.
 
 Emails are compared trimmed and case-insensitively, and an alias counts as its person's primary
 email wherever it appears: :meth:`Org.resolve` does both, for any array of emails.
+
+People who opted out (``[org] exclude``) are taken out of the chart here, before anything is
+computed: no pair has them on either side, so their 1:1s are counted nowhere, and no figure, list
+or sub-org can name them. Whoever reported to an opted-out manager is left with no manager in
+the chart the pipeline sees: their 1:1s with that manager are the manager's too, and their team
+sits under no director, since any figure of it would describe the opted-out manager. Each
+manager keeps the number of their direct reports who opted out (:attr:`Org.opted_out`), which
+their own report may state without naming anyone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
@@ -31,6 +39,8 @@ class Org:
     people: pd.DataFrame
     lines: ReportingLines
     alias_map: dict[str, str]
+    # Per manager (index email), how many of their direct reports opted out; only those with any.
+    opted_out: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
 
     @property
     def pairs(self) -> pd.DataFrame:
@@ -72,8 +82,11 @@ class Org:
         return self.lines.members(email)
 
 
-def build_org(people: pd.DataFrame, aliases: pd.DataFrame) -> Org:
-    """The org from the ``people`` and ``aliases`` tables' rows."""
+def build_org(
+    people: pd.DataFrame, aliases: pd.DataFrame, excluded: frozenset[str] = frozenset()
+) -> Org:
+    """The org from the ``people`` and ``aliases`` tables' rows, without the people of
+    ``excluded`` (normalised emails or aliases): see the module's docstring."""
     alias_map = dict(zip(_normalise(aliases["alias"]), _normalise(aliases["email"]), strict=True))
     frame = pd.DataFrame(
         {
@@ -86,4 +99,17 @@ def build_org(people: pd.DataFrame, aliases: pd.DataFrame) -> Org:
     mgr = frame["manager_email"]
     frame["manager_email"] = mgr.map(alias_map).fillna(mgr).where(mgr.notna() & (mgr != ""))
     frame = frame.drop_duplicates("email").set_index("email").sort_index()
-    return Org(people=frame, lines=reporting_lines(frame["manager_email"]), alias_map=alias_map)
+    gone = {alias_map.get(e, e) for e in excluded}
+    opted_out = pd.Series(dtype="int64")
+    if gone:
+        leaving = frame.index.isin(list(gone))
+        opted_out = frame.loc[leaving, "manager_email"].dropna().value_counts().astype("int64")
+        frame = frame[~leaving].copy()
+        mgr = frame["manager_email"]
+        frame["manager_email"] = mgr.where(~mgr.isin(list(gone)))
+    return Org(
+        people=frame,
+        lines=reporting_lines(frame["manager_email"]),
+        alias_map=alias_map,
+        opted_out=opted_out,
+    )

@@ -67,6 +67,8 @@ class Params:
     health: Thresholds
     # The public-holiday country of people whose org chart row names none (None: no holidays).
     country: str | None = None
+    # People who opted out (normalised emails or aliases): taken out of the org chart.
+    excluded: frozenset[str] = frozenset()
 
     @property
     def window_start(self) -> pd.Timestamp:

@@ -46,7 +46,9 @@ def compute_frames_at(
     whose 1:1s) run once. The runs must share their time zone."""
     if len({p.timezone for p in runs}) > 1:
         raise ValueError("runs computed together must share their time zone")
-    org = build_org(frames.people, frames.aliases)
+    if len({p.excluded for p in runs}) > 1:
+        raise ValueError("runs computed together must share who opted out")
+    org = build_org(frames.people, frames.aliases, runs[0].excluded)
     copies, rules = assign_copies(frames, org, runs[0])
     return [
         _compute_one(frames, org, copies, rules, p, engine_kind, scheduler, partitions)

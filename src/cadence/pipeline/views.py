@@ -139,17 +139,26 @@ def _resolve(result: HealthResult, email: str) -> str:
     return result.org.resolve_one(email)
 
 
+def _opted_out(result: HealthResult, manager: str, counted: int) -> int | None:
+    """How many of the manager's direct reports opted out; null when the team, with them, is
+    under the privacy floor (the report then says nothing of opting out)."""
+    gone = int(result.org.opted_out.get(manager, 0))
+    return gone if counted + gone >= result.params.min_group_size else None
+
+
 def manager_view(result: HealthResult, email: str) -> dict[str, Any]:
     """The manager JSON report for ``email``; UsageError if nobody reports to them."""
     who = _resolve(result, email)
     if who not in result.manager_summary.index:
         raise UsageError(f"{email} is not a manager: nobody in the org chart reports to them")
+    summary = _summary(_row(result.manager_summary, who))
     return {
         "kind": "manager",
         "manager": _person(result, who),
         "as_of": result.as_of.isoformat(),
         "window_weeks": result.params.window_weeks,
-        "summary": _summary(_row(result.manager_summary, who)),
+        "summary": summary,
+        "opted_out": _opted_out(result, who, summary["direct_reports"]),
         "reports": [_entry(result, row) for row in result.pair_records(who, "pair")],
         "skip_levels": [
             {**_entry(result, row), "via": row["via"]} for row in result.pair_records(who, "skip")

@@ -114,6 +114,7 @@ def manager_context(view: Mapping[str, Any], settings: RenderSettings) -> dict[s
         view=view,
         s=view["summary"],
         not_missed=_sentence(words.not_missed(view["summary"])),
+        opted_out=_sentence(words.opted_out(view)),
         weeks=view["window_weeks"],
         week=words.iso_week(view["as_of"], settings),
         as_of=words.fmt_as_of(view["as_of"], settings),

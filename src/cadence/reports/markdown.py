@@ -84,6 +84,9 @@ def manager_markdown(view: Mapping[str, Any], settings: RenderSettings) -> str:
     not_missed = words.not_missed(s)
     if not_missed:
         lines.insert(-1, f"- {words.capital(not_missed)}")
+    opted_out = words.opted_out(view)
+    if opted_out:
+        lines.append(f"- {words.capital(opted_out)}")
     lines.append("")
     reports = words.worst_first(list(view["reports"]))
     if reports:

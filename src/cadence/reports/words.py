@@ -452,6 +452,16 @@ def not_missed(s: Mapping[str, Any]) -> str | None:
     return " · ".join(parts) + ", not counted as missed" if parts else None
 
 
+def opted_out(view: Mapping[str, Any]) -> str | None:
+    """``1 person opted out of cadence: their 1:1s are not counted``, for a manager's report
+    whose view says some did (never who); none otherwise."""
+    count = view.get("opted_out")
+    if not count:
+        return None
+    people = "1 person" if count == 1 else f"{fmt_count(count)} people"
+    return f"{people} on your team opted out of cadence: their 1:1s are not counted or shown"
+
+
 def sub_org_label(sub: Mapping[str, Any], escape: Callable[[object], str]) -> str:
     """A sub-org's head's name, or the words for ``other``: the folded small sub-orgs, with
     whatever else of the org the privacy floor keeps from being shown apart."""
