@@ -235,9 +235,11 @@ def test_the_installed_command_end_to_end(workdir: Path) -> None:
 
 
 @pytest.fixture
-def directories(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def directory_servers(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[World, GoogleStandIn, GraphStandIn]]:
     """One company split over two directories: ann (top) and dan on Google, bob and cat on
-    Microsoft 365; cat manages dan across the two."""
+    Microsoft 365; cat manages dan across the two. With the two stand-ins serving them."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
     world = World()
     world.add_person("ann@acme.test", "Ann", side="google")
@@ -261,7 +263,13 @@ def directories(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worl
             lines.append(f"[sources.{name}]")
             lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
         (workdir / "cadence.toml").write_text("\n".join(lines) + "\n")
-        yield world
+        yield world, google, graph
+
+
+@pytest.fixture
+def directories(directory_servers: tuple[World, GoogleStandIn, GraphStandIn]) -> World:
+    """The company of :func:`directory_servers`."""
+    return directory_servers[0]
 
 
 def test_pull_merges_every_directory_then_a_partial_pull_is_refused(

@@ -19,7 +19,7 @@ from cadence.store.database import _alembic_config, head_revision, upgrade
 from cadence.store.people import load_chart, replace_chart
 from cadence.store.reads import load_frames
 from test_migrations import empty_engine  # noqa: F401 - a fixture
-from test_org_cli import cadence, directories, workdir  # noqa: F401 - fixtures
+from test_org_cli import cadence, directories, directory_servers, workdir  # noqa: F401 - fixtures
 
 HEADER = "email,name,manager_email,country,timezone\n"
 TOP = "ann@acme.test,Ann,,DE,Europe/Berlin\n"

@@ -15,6 +15,8 @@ import click
 from cadence import __version__, logs
 from cadence.cli.app import App, common_options
 from cadence.cli.demo import demo_command
+from cadence.cli.export import export_command
+from cadence.cli.forget import forget_command
 from cadence.cli.nightly import nightly_command
 from cadence.cli.org import org_group
 from cadence.cli.report import report_group
@@ -52,6 +54,8 @@ cli.add_command(sync_command)
 cli.add_command(demo_command)
 cli.add_command(nightly_command)
 cli.add_command(serve_command)
+cli.add_command(forget_command)
+cli.add_command(export_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ person's calendar (HTTP clients and servers resolve ``..``) and make ``a/b@acme.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -124,4 +124,8 @@ class CalendarConnector(Protocol):
 
     def open_worker(self) -> MailboxReader: ...
 
-    def fetch_directory(self) -> DirectoryListing: ...
+    def fetch_directory(self, skip: Callable[[str], bool] | None = None) -> DirectoryListing:
+        """Everyone the directory lists; ``skip(email)`` true: that person's own calendar or
+        mailbox settings are not read (their time zone stays unknown), for people who opted out
+        or were forgotten, whose mailboxes cadence never touches."""
+        ...

@@ -190,7 +190,7 @@ class GoogleConnector:
     def open_worker(self) -> GoogleReader:
         return GoogleReader(self)
 
-    def fetch_directory(self) -> DirectoryListing:
+    def fetch_directory(self, skip: Callable[[str], bool] | None = None) -> DirectoryListing:
         """Every user of the Directory (``users.list``, ``projection=full``), suspended ones left
         out, with the manager from ``relations[type=manager]``, the country from an address's
         ``countryCode`` (and ``region``) and the time zone of their primary calendar
@@ -201,7 +201,7 @@ class GoogleConnector:
             )
         reader = GoogleReader(self)
         try:
-            return reader.directory()
+            return reader.directory(skip)
         finally:
             reader.close()
 
@@ -352,7 +352,7 @@ class GoogleReader:
 
     # -- directory ----------------------------------------------------------------------------
 
-    def directory(self) -> DirectoryListing:
+    def directory(self, skip: Callable[[str], bool] | None = None) -> DirectoryListing:
         source = self.connector.source
         unfilled = Unfilled()
         admin = normalise_email(source.admin_email)
@@ -388,8 +388,10 @@ class GoogleReader:
             page_token = body.get("nextPageToken")
             if not page_token:
                 break
-        zones = _calendar_zones(self.connector, [p.email for p in people], unfilled)
-        return DirectoryListing([replace(p, timezone=zones[p.email]) for p in people], unfilled)
+        # Whose calendar cadence must never read (opted out, forgotten) is not asked its zone.
+        read = [p.email for p in people if skip is None or not skip(p.email)]
+        zones = _calendar_zones(self.connector, read, unfilled)
+        return DirectoryListing([replace(p, timezone=zones.get(p.email)) for p in people], unfilled)
 
     def _calendar_zone(self, email: str, unfilled: Unfilled) -> str | None:
         """The time zone of ``email``'s primary calendar, read as them (``calendars.get``)."""

@@ -39,7 +39,7 @@ Graph's error code. No message names the mailbox: the sync job does.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
@@ -244,7 +244,7 @@ class OutlookConnector:
 
     # -- directory ------------------------------------------------------------------------------
 
-    def fetch_directory(self) -> DirectoryListing:
+    def fetch_directory(self, skip: Callable[[str], bool] | None = None) -> DirectoryListing:
         """Everyone in the tenant's directory with a mailbox address and an enabled account, with
         the country from ``usageLocation`` (else ``country``, a code or a name; ``state`` for the
         subdivision) and the time zone of their mailbox settings (one request per user: Graph
@@ -283,15 +283,21 @@ class OutlookConnector:
                     ids.append(u.get("id") if isinstance(u.get("id"), str) else None)
                 url = body.get("@odata.nextLink")
             zones = _MailboxZones(self, unfilled)
+            # Whose mailbox cadence must never read (opted out, forgotten) is not asked its zone.
+            read = [
+                (i or p.email, p.email)
+                for p, i in zip(people, ids, strict=True)
+                if skip is None or not skip(p.email)
+            ]
             with ThreadPoolExecutor(max(1, self.workers)) as pool:
-                found = list(
-                    pool.map(
-                        zones.zone,
-                        [i or p.email for p, i in zip(people, ids, strict=True)],
-                        [p.email for p in people],
+                found = dict(
+                    zip(
+                        [email for _, email in read],
+                        pool.map(zones.zone, [u for u, _ in read], [e for _, e in read]),
+                        strict=True,
                     )
                 )
-            people = [replace(p, timezone=z) for p, z in zip(people, found, strict=True)]
+            people = [replace(p, timezone=found.get(p.email)) for p in people]
         finally:
             reader.close()
         return DirectoryListing(people, unfilled)

@@ -13,6 +13,10 @@ mailbox,
 3. on :class:`cadence.errors.TokenExpired` drops the token and does a full round; on any other
    error records the failure for that mailbox, named by this job, and goes on with the others.
 
+Forgotten people (``cadence forget``) and those who opted out (``[org] exclude``) are never read,
+and wherever another mailbox's events list them, a placeholder is stored instead of their address
+(:func:`hidden_people`, :func:`cadence.store.upsert.with_placeholders`; docs/erasure.md).
+
 Every mailbox's outcome goes to ``sync_state`` (``cadence status``); the run is one row of the
 run log (:mod:`cadence.jobs.run_log`), with the summary layout of :meth:`SyncSummary.as_dict`.
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +41,7 @@ from cadence.jobs.run_log import logged_run
 from cadence.normalised import normalise_email
 from cadence.store.copies import MailboxCopies
 from cadence.store.database import short_message
+from cadence.store.forget import address_hash, forgotten_placeholders, new_placeholder, person_of
 from cadence.store.lock import run_lock
 from cadence.store.models import SyncState
 from cadence.store.people import mailbox_emails
@@ -47,6 +52,7 @@ from cadence.store.sync_state import (
     record_outcome,
     save_page,
 )
+from cadence.store.upsert import with_placeholders
 
 
 def utc_now() -> datetime:
@@ -129,17 +135,35 @@ def in_shard(mailbox: str, shard: tuple[int, int] | None) -> bool:
     return zlib.crc32(mailbox.encode()) % count == index - 1
 
 
+def hidden_people(engine: Engine, config: Config) -> dict[str, str]:
+    """Whom a sync never reads and never names, as :func:`with_placeholders` takes them: the hash
+    of every forgotten address (``cadence forget``) and of every opted-out person's email and
+    aliases (``[org] exclude``), each mapped to this run's placeholder for that person."""
+    hidden = forgotten_placeholders(engine)
+    for email in config.org.exclude:
+        person = person_of(engine, email)
+        addresses = [email] if person is None else [email, person.email, *person.aliases]
+        placeholder = new_placeholder()
+        for address in addresses:
+            hidden.setdefault(address_hash(address), placeholder)
+    return hidden
+
+
 def select_mailboxes(
     engine: Engine,
     config: Config,
     source: str,
     only: Sequence[str] = (),
     shard: tuple[int, int] | None = None,
+    hidden: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The mailboxes a source reads: its people (with one source, everyone), maybe filtered,
-    and with ``shard`` only this host's share of them."""
+    """The mailboxes a source reads: its people (with one source, everyone) but the forgotten
+    and the opted out (``hidden``, default :func:`hidden_people`), maybe filtered, and with
+    ``shard`` only this host's share of them."""
+    if hidden is None:
+        hidden = hidden_people(engine, config)
     emails = mailbox_emails(engine, source if len(config.sources) > 1 else None)
-    emails = [e for e in emails if in_shard(e, shard)]
+    emails = [e for e in emails if in_shard(e, shard) and address_hash(e) not in hidden]
     if not only:
         return emails
     wanted = {normalise_email(m) for m in only}
@@ -195,14 +219,22 @@ def prepare(
             f"{config._where()}: no source named {source!r} (have {sorted(config.sources)})"
         )
     names = [source] if source else sorted(config.sources)
-    plan = {name: select_mailboxes(engine, config, name, mailboxes, shard) for name in names}
+    hidden = hidden_people(engine, config)
+    plan = {
+        name: select_mailboxes(engine, config, name, mailboxes, shard, hidden) for name in names
+    }
     if mailboxes:
         found = {m for ms in plan.values() for m in ms}
         missing = sorted({normalise_email(m) for m in mailboxes} - found)
+        never = [m for m in missing if address_hash(m) in hidden]
+        unknown = [m for m in missing if m not in never]
         if missing:
-            raise InputError("not in the org chart of the chosen source(s): " + ", ".join(missing))
+            parts = [f"never synced (opted out or forgotten): {', '.join(never)}"] if never else []
+            if unknown:
+                parts.append("not in the org chart of the chosen source(s): " + ", ".join(unknown))
+            raise InputError("; ".join(parts))
     if sum(len(ms) for ms in plan.values()) == 0:
-        everyone = {n: select_mailboxes(engine, config, n, mailboxes) for n in names}
+        everyone = {n: select_mailboxes(engine, config, n, mailboxes, None, hidden) for n in names}
         if shard is not None and any(everyone.values()):
             count = sum(len(ms) for ms in everyone.values())
             raise InputError(
@@ -228,7 +260,12 @@ def sync_sources(
     progress: Progress | None = None,
     now: Callable[[], datetime] = utc_now,
 ) -> SyncSummary:
-    """Sync the planned mailboxes; failures are recorded per mailbox, never raised."""
+    """Sync the planned mailboxes; failures are recorded per mailbox, never raised.
+
+    Forgotten and opted-out people (:func:`hidden_people`, read again here, under the run lock)
+    are left out whatever the plan says, and stored as placeholders on others' events."""
+    hidden = hidden_people(engine, config)
+    plan = {name: [m for m in ms if address_hash(m) not in hidden] for name, ms in plan.items()}
     summary = SyncSummary()
     clock = time.monotonic()
     counter = _Progress(sum(len(plan[name]) for name in connectors), progress)
@@ -251,6 +288,7 @@ def sync_sources(
             now,
             counter,
             stopped,
+            hidden,
         )
 
     # Sources are different services with their own quotas: they are read side by side.
@@ -322,6 +360,7 @@ def _sync_source(
     now: Callable[[], datetime],
     progress: _Progress,
     stopped: threading.Event,
+    hidden: Mapping[str, str],
 ) -> list[MailboxResult]:
     local = threading.local()
     readers: list[MailboxReader] = []
@@ -345,7 +384,9 @@ def _sync_source(
             record_outcome(engine, source, mailbox, ran_at=now(), error=reason)
             result = MailboxResult(source, mailbox, reason, 0, 0)
         else:
-            result = sync_mailbox(reader(), engine, sync, source, mailbox, full=full, now=now)
+            result = sync_mailbox(
+                reader(), engine, sync, source, mailbox, full=full, now=now, placeholders=hidden
+            )
             breaker.record(result)
         progress(result)
         return result
@@ -377,8 +418,14 @@ def sync_mailbox(
     *,
     full: bool = False,
     now: Callable[[], datetime] = utc_now,
+    placeholders: Mapping[str, str] | None = None,
 ) -> MailboxResult:
-    """One mailbox's round (and a full one after an expired token); the outcome is recorded."""
+    """One mailbox's round (and a full one after an expired token); the outcome is recorded.
+
+    ``placeholders`` (address hash -> placeholder; default: the forgotten people's) are written
+    for those people wherever this mailbox's events list them."""
+    if placeholders is None:
+        placeholders = forgotten_placeholders(engine)
     seen_at = now()
     before = reader.requests
     events = 0
@@ -388,13 +435,17 @@ def sync_mailbox(
         first_sync = state is None or state.first_synced_at is None
         token, window = plan_round(state, sync, seen_at, full)
         try:
-            events = _round(reader, engine, source, mailbox, token, window, seen_at, first_sync)
+            events = _round(
+                reader, engine, source, mailbox, token, window, seen_at, first_sync, placeholders
+            )
         except TokenExpired:
             if token is None:
                 raise
             drop_token(engine, source, mailbox)
             token, window = plan_round(None, sync, seen_at, True)
-            events += _round(reader, engine, source, mailbox, None, window, seen_at, first_sync)
+            events += _round(
+                reader, engine, source, mailbox, None, window, seen_at, first_sync, placeholders
+            )
     except SyncError as exc:
         error = short_message(str(exc.about(mailbox)))
     except StoreError:
@@ -423,6 +474,7 @@ def _round(
     window: Window,
     seen_at: datetime,
     first_sync: bool,
+    placeholders: Mapping[str, str],
 ) -> int:
     stored = MailboxCopies(engine, source, mailbox)
     job = MailboxJob(source, mailbox, token, window, stored, seen_at)
@@ -432,7 +484,7 @@ def _round(
             engine,
             source,
             mailbox,
-            page.events,
+            with_placeholders(page.events, placeholders),
             seen_at=seen_at,
             first_sync=first_sync,
             token=page.token,

@@ -17,7 +17,8 @@ otherwise fail the page and its mailbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -46,6 +47,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from cadence.normalised import Attendee, Event
 from cadence.store.fitting import fitted_events
+from cadence.store.forget import address_hash
 from cadence.store.models import Attendee as AttendeeRow
 from cadence.store.models import Event as EventRow
 from cadence.store.models import UTCDateTime, to_micros
@@ -149,6 +151,38 @@ def _event_rows(events: Sequence[Event], time: _Times) -> list[tuple[Any, ...]]:
         )
         for e in events
     ]
+
+
+def with_placeholders(events: Sequence[Event], placeholders: Mapping[str, str]) -> Sequence[Event]:
+    """``events`` with every organizer and attendee whose address hashes
+    (:func:`cadence.store.forget.address_hash`) to a key of ``placeholders`` written as that
+    key's placeholder, before they are saved.
+
+    This is how a forgotten or opted-out person's address never reaches the store again when
+    others' calendars list them: the attendee row stays (a three-person meeting must not turn
+    into a 1:1), anonymous. The connectors know no database, so the sync job passes the hashes.
+    """
+    if not placeholders:
+        return events
+    known: dict[str, str | None] = {}
+
+    def hidden(address: str) -> str | None:
+        if address not in known:
+            known[address] = placeholders.get(address_hash(address))
+        return known[address]
+
+    saved = []
+    for e in events:
+        organizer = hidden(e.organizer) if e.organizer else None
+        attendees = e.attendees
+        if attendees and any(hidden(a.email) for a in attendees):
+            attendees = tuple(
+                replace(a, email=p) if (p := hidden(a.email)) else a for a in attendees
+            )
+        if organizer is not None or attendees is not e.attendees:
+            e = replace(e, organizer=organizer or e.organizer, attendees=attendees)
+        saved.append(e)
+    return saved
 
 
 def _distinct(attendees: tuple[Attendee, ...]) -> tuple[Attendee, ...]:
