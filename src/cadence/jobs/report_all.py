@@ -7,7 +7,10 @@ This job opens nothing itself but what it is given; the reports it calls only re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,15 @@ from cadence.pipeline.views import director_view, manager_view
 from cadence.reports.mailer import EmlOutbox, SmtpOutbox
 from cadence.reports.render import render
 from cadence.reports.words import RenderSettings, iso_week
-from cadence.reports.writer import RunSummary, Written, write_reports
+from cadence.reports.writer import (
+    ReportFolder,
+    RunSummary,
+    Written,
+    open_report_folder,
+    write_index,
+    write_reports,
+    write_views,
+)
 from cadence.store.saved import ViewRow, save_week
 
 
@@ -45,6 +56,7 @@ def publish_all(
     dry_run: bool = False,
     progress: Callable[[Written], None] | None = None,
     computed: tuple[HealthResult, HealthResult] | None = None,
+    workers: int | None = None,
 ) -> tuple[RunSummary, dict[str, str]]:
     """Write every report into ``out_dir/<ISO week of as-of>/``; with ``email``, send each
     person theirs (``dry_run``: write ``.eml`` files into the week's ``email/`` folder instead).
@@ -52,7 +64,9 @@ def publish_all(
     (replacing what the week held), once every file is written.
 
     ``computed`` is what :func:`results` gives, for a caller that needs the figures too.
-    Returns the run's summary and the recipients the mail server refused, with its reason.
+    ``workers``: processes that build and write the reports (default: one per CPU; see
+    :func:`write_shared`). Returns the run's summary and the recipients the mail server
+    refused, with its reason.
     """
     settings = RenderSettings.from_config(config)
     as_of_text = as_of.isoformat()
@@ -72,9 +86,10 @@ def publish_all(
         saved.append(ViewRow.of(view, json_text))
 
     if outbox is None:
-        summary = write_reports(
-            views, out_dir, week, as_of_text, formats, settings, None, progress, keep
-        )
+        with open_report_folder(out_dir, week) as folder:
+            share = Share(current, previous, folder, tuple(formats), settings)
+            written, saved = write_shared(share, workers or available_cpus(), progress)
+            summary = write_index(folder, written, week, as_of_text, settings)
         save_week(engine, week, as_of, datetime.now(UTC), saved)
         return summary, {}
     with outbox:
@@ -83,6 +98,97 @@ def publish_all(
         )
     save_week(engine, week, as_of, datetime.now(UTC), saved)
     return summary, outbox.refused
+
+
+@dataclass(frozen=True)
+class Share:
+    """What every process writing a share of a run's reports needs: the figures, the open week
+    folder, the formats and the settings. Handed to forked processes by inheritance, never
+    pickled: the figures of a large org are hundreds of megabytes."""
+
+    current: HealthResult
+    previous: HealthResult
+    folder: ReportFolder
+    formats: tuple[str, ...]
+    settings: RenderSettings
+
+    def subjects(self) -> list[tuple[str, str]]:
+        """Every report of the run, in the order :func:`all_views` gives them."""
+        return [("director", e) for e in self.current.directors()] + [
+            ("manager", e) for e in self.current.managers()
+        ]
+
+    def write(self, chunk: Sequence[tuple[str, str]]) -> tuple[list[Written], list[ViewRow]]:
+        """Build, render and write the reports of ``chunk``; their entries and saved rows."""
+        rows: list[ViewRow] = []
+
+        def views() -> Iterator[Mapping[str, Any]]:
+            for kind, email in chunk:
+                if kind == "director":
+                    yield director_view(self.current, email, self.previous)
+                else:
+                    yield manager_view(self.current, email)
+
+        def keep(view: Mapping[str, Any], json_text: str) -> None:
+            rows.append(ViewRow.of(view, json_text))
+
+        written = write_views(views(), self.folder, self.formats, self.settings, keep_json=keep)
+        return written, rows
+
+
+# Reports per task: small enough that progress moves and the processes finish together, large
+# enough that handing a task over costs nothing next to writing it.
+CHUNK = 64
+# Fewer reports than this are written in this process: starting others would cost more.
+PARALLEL_FROM = 4 * CHUNK
+# The run a forked process writes a share of (set before the fork, read after it).
+_SHARE: Share | None = None
+
+
+def available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _write_chunk(chunk: Sequence[tuple[str, str]]) -> tuple[list[Written], list[ViewRow]]:
+    assert _SHARE is not None, "a report process forked without its share"
+    return _SHARE.write(chunk)
+
+
+def write_shared(
+    share: Share, workers: int, progress: Callable[[Written], None] | None = None
+) -> tuple[list[Written], list[ViewRow]]:
+    """Every report of ``share``, written by ``workers`` processes forked after the figures were
+    computed (they inherit them, and the open folder), in the order of :func:`all_views`.
+
+    Building and rendering the views is most of a large run after the pipeline and uses one
+    core; the views are independent, so each process takes chunks of them. With one worker, a
+    small run, or no ``fork`` (Windows, macOS), it all happens in this process.
+    """
+    global _SHARE
+    subjects = share.subjects()
+    chunks = [subjects[i : i + CHUNK] for i in range(0, len(subjects), CHUNK)]
+    written: list[Written] = []
+    rows: list[ViewRow] = []
+
+    def collect(done: Iterable[tuple[list[Written], list[ViewRow]]]) -> None:
+        for chunk_written, chunk_rows in done:
+            written.extend(chunk_written)
+            rows.extend(chunk_rows)
+            if progress is not None:
+                for entry in chunk_written:
+                    progress(entry)
+
+    forking = "fork" in multiprocessing.get_all_start_methods()
+    if workers <= 1 or len(subjects) < PARALLEL_FROM or not forking:
+        collect(map(share.write, chunks))
+        return written, rows
+    _SHARE = share
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(chunks))) as pool:
+            collect(pool.imap(_write_chunk, chunks))
+    finally:
+        _SHARE = None
+    return written, rows
 
 
 def save_figures(

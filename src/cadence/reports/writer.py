@@ -278,8 +278,25 @@ def write_reports(
     progress: Callable[[Written], None] | None = None,
     keep_json: Callable[[Mapping[str, Any], str], None] | None = None,
 ) -> RunSummary:
-    """Render and write every view; with an ``outbox``, also hand each person their report;
-    with ``keep_json``, hand it each view with its JSON (the web app's saved figures).
+    """Render and write every view into ``out_dir/<week>/``, then the folder's index (see
+    :func:`write_views` for ``outbox``, ``progress`` and ``keep_json``)."""
+    with open_report_folder(out_dir, week) as folder:
+        written = write_views(views, folder, formats, settings, outbox, progress, keep_json)
+        return write_index(folder, written, week, as_of, settings)
+
+
+def write_views(
+    views: Iterable[Mapping[str, Any]],
+    folder: ReportFolder,
+    formats: Sequence[str],
+    settings: RenderSettings,
+    outbox: Outbox | None = None,
+    progress: Callable[[Written], None] | None = None,
+    keep_json: Callable[[Mapping[str, Any], str], None] | None = None,
+) -> list[Written]:
+    """Render and write each view into the open ``folder``; with an ``outbox``, also hand each
+    person their report; with ``keep_json``, hand it each view with its JSON (the web app's
+    saved figures). Several processes may write their share of a run's views into one folder.
 
     Mail needs the HTML and plain-text (Markdown) renderings whatever ``formats`` says, and
     ``keep_json`` the JSON; each is rendered once and shared with the files.
@@ -288,26 +305,32 @@ def write_reports(
     extra = (["html", "md"] if outbox else []) + (["json"] if keep_json else [])
     needed = list(dict.fromkeys(wanted + extra))
     written = []
-    with open_report_folder(out_dir, week) as folder:
-        for view in views:
-            kind = view["kind"]
-            person = view[kind]
-            texts = {fmt: render(view, fmt, settings) for fmt in needed}
-            entry = Written(kind, person["email"], person["name"])
-            stem = file_stem(kind, person["email"])
-            for fmt in wanted:
-                path = folder.path / f"{stem}.{fmt}"
-                write_private(path, texts[fmt], folder)
-                entry.files[fmt] = path
-            if outbox is not None:
-                outbox.deliver(view, texts)
-            if keep_json is not None:
-                keep_json(view, texts["json"])
-            written.append(entry)
-            if progress:
-                progress(entry)
-        summary = RunSummary(folder.path, written)
-        _write_index(summary, folder, week, words.fmt_as_of(as_of, settings))
+    for view in views:
+        kind = view["kind"]
+        person = view[kind]
+        texts = {fmt: render(view, fmt, settings) for fmt in needed}
+        entry = Written(kind, person["email"], person["name"])
+        stem = file_stem(kind, person["email"])
+        for fmt in wanted:
+            path = folder.path / f"{stem}.{fmt}"
+            write_private(path, texts[fmt], folder)
+            entry.files[fmt] = path
+        if outbox is not None:
+            outbox.deliver(view, texts)
+        if keep_json is not None:
+            keep_json(view, texts["json"])
+        written.append(entry)
+        if progress:
+            progress(entry)
+    return written
+
+
+def write_index(
+    folder: ReportFolder, written: list[Written], week: str, as_of: str, settings: RenderSettings
+) -> RunSummary:
+    """The run's summary, once every view is written, and the folder's index of them."""
+    summary = RunSummary(folder.path, written)
+    _write_index(summary, folder, week, words.fmt_as_of(as_of, settings))
     return summary
 
 
