@@ -17,9 +17,10 @@ executemany on SQLite), every value first put through its column's SQLAlchemy ty
 are stored however the store's types store them (building is timed, not counted).
 
 Then, per backend, it times what ``report all`` does: the floor; load; compute (the pipeline at
-as-of and a week earlier, from the one load, as ``cadence.jobs.figures.results`` does); the
-views (``cadence.jobs.report_all.all_views``); rendering and writing every manager's and
-director's report (Markdown and HTML by default) into a temporary folder; the total; and prints
+as-of and a week earlier, from the one load, as ``cadence.jobs.figures.results`` does); building,
+rendering and writing every manager's and director's report (Markdown and HTML by default) into
+a temporary folder and saving each one's JSON in the store, as ``publish_all`` does it (a
+process per CPU), and, for comparison, the same in one process; the total; and prints
 one table per backend, with the machine's load average at the start and the end (other work on
 the machine slows every step).
 
@@ -41,7 +42,6 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,10 +58,8 @@ from sqlalchemy.engine import URL, make_url
 
 from cadence.config import parse_config
 from cadence.jobs.figures import params_for
-from cadence.jobs.report_all import all_views
+from cadence.jobs.report_all import available_cpus, publish_all
 from cadence.pipeline import compute_frames_at
-from cadence.reports.words import RenderSettings, iso_week
-from cadence.reports.writer import write_reports
 from cadence.store.database import current_revision, head_revision, make_engine, upgrade
 from cadence.store.models import Person
 from cadence.store.reads import load_frames
@@ -334,17 +332,6 @@ def postgres_store(admin_url: str, people: int, reuse: bool) -> Store:
 # -- the measurements -----------------------------------------------------------------------------
 
 
-def _timed(views: Iterator[Mapping[str, Any]], seconds: list[float]) -> Iterator[Mapping[str, Any]]:
-    """The views, adding the time spent building each one to ``seconds[0]``."""
-    while True:
-        start = time.perf_counter()
-        view = next(views, None)
-        seconds[0] += time.perf_counter() - start
-        if view is None:
-            return
-        yield view
-
-
 def read_floor(store: Store) -> tuple[float, int]:
     """Seconds to read events and attendees whole as Arrow and make them pandas frames; rows."""
     conn = store.adbc_connect()
@@ -363,7 +350,6 @@ def read_floor(store: Store) -> tuple[float, int]:
 def measure(store: Store, formats: list[str], out_dir: Path) -> None:
     """Time every step of ``report all`` on one store, and print its table."""
     config = parse_config({})
-    settings = RenderSettings.from_config(config)
     now = params_for(config, AS_OF)
     before = params_for(config, AS_OF - PREVIOUS_WEEK)
     since = min(now.load_since, before.load_since)
@@ -381,16 +367,30 @@ def measure(store: Store, formats: list[str], out_dir: Path) -> None:
     # As report all does: both weeks together, sharing what does not depend on as-of.
     current, previous = compute_frames_at(frames, [now, before])
     computed = time.perf_counter()
-    view_seconds = [0.0]
-    summary = write_reports(
-        _timed(all_views(current, previous), view_seconds),
-        out_dir,
-        iso_week(AS_OF.isoformat(), settings),
-        AS_OF.isoformat(),
-        formats,
-        settings,
+    # As report all does: every view built, rendered and written (by a process per CPU), and
+    # each report's JSON saved in the store for the web app.
+    summary, _ = publish_all(
+        store.engine,
+        config,
+        as_of=AS_OF,
+        window_weeks=None,
+        formats=formats,
+        out_dir=out_dir,
+        computed=(current, previous),
     )
     done = time.perf_counter()
+    # For comparison, not in the total: the same in this process alone.
+    publish_all(
+        store.engine,
+        config,
+        as_of=AS_OF,
+        window_weeks=None,
+        formats=formats,
+        out_dir=out_dir,
+        computed=(current, previous),
+        workers=1,
+    )
+    one_process = time.perf_counter() - done
 
     load, total = loaded - start, done - start
     load_rows = len(frames.events) + len(frames.attendees)
@@ -400,16 +400,17 @@ def measure(store: Store, formats: list[str], out_dir: Path) -> None:
         verdict = "ok" if seconds <= target * floor else "over"
         return f"{seconds / floor:5.1f}x floor  (target <= {target:g}x: {verdict})"
 
+    cpus = available_cpus()
     lines = [
         ("floor: events + attendees, ADBC -> Arrow -> pandas", floor, f"{floor_rows:>10,} rows"),
         ("load (load_frames)", load, f"{load_rows:>10,} rows  {ratio(load, LOAD_TARGET)}"),
         ("compute at as-of and a week earlier", computed - loaded, ""),
-        ("views (all_views)", view_seconds[0], ""),
         (
-            f"rendering and writing ({', '.join(formats)})",
-            done - computed - view_seconds[0],
-            "",
+            f"views, rendering ({', '.join(formats)}), saving ({cpus} processes)",
+            done - computed,
+            f"{'':>15}  {(done - computed) / (computed - loaded):5.1f}x compute",
         ),
+        ("  the same in one process (not in the total)", one_process, ""),
         ("total (load to last file)", total, f"{'':>15}  {ratio(total, TOTAL_TARGET)}"),
     ]
     print(f"\n{store.backend}:")
