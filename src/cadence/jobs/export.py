@@ -38,7 +38,7 @@ from cadence.jobs.figures import MAX_WINDOW_WEEKS, _compute, _load, params_for
 from cadence.normalised import normalise_email
 from cadence.pipeline import HealthResult, Params
 from cadence.pipeline.rates import cancellation_rate
-from cadence.reports.writer import _replace, open_report_folder
+from cadence.reports.writer import open_report_folder, write_private
 from cadence.weeks import week_label, week_last_second, week_start
 
 PAIRS_FILE = "pairs.parquet"
@@ -181,7 +181,7 @@ def export_parquet(
     data = {PAIRS_FILE: _parquet(pairs, salt), TRENDS_FILE: _parquet(trends, salt)}
     with open_report_folder(out_dir) as folder:
         for name, content in data.items():
-            _replace(folder.fd, name, content, folder.path / name)
+            write_private(folder.path / name, content, folder)
         files = [folder.path / name for name in data]
     return ExportSummary(
         folder=out_dir,

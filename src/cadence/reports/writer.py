@@ -233,15 +233,16 @@ def _replace(folder: int, name: str, data: bytes, path: Path) -> None:
             raise
 
 
-def write_private(path: Path, text: str, folder: ReportFolder | None = None) -> None:
-    """Write ``text`` to ``path``, readable only by the owner; a reader never sees half of it.
+def write_private(path: Path, text: str | bytes, folder: ReportFolder | None = None) -> None:
+    """Write ``text`` (UTF-8, or bytes as they are: a Parquet file) to ``path``, readable only
+    by the owner; a reader never sees half of it.
 
     In a folder of cadence's own (``folder``, which ``path`` is in) nothing is followed: see
     :func:`_replace`. Otherwise ``path`` is one a user named (``--out``), written through as a
     shell's ``>`` would: a symbolic link to what it names; a FIFO or a device (``/dev/null``, a
     terminal) straight into it, keeping the node; a regular or new file atomically.
     """
-    data = text.encode("utf-8")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if folder is not None:
         if path.parent != folder.path:
             raise ValueError(f"{path} is not in {folder.path}")
