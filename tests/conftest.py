@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh, migrated database on SQLite and on PostgreSQL.
+"""Shared fixtures: a fresh, migrated database on SQLite and on PostgreSQL, and the command line
+run in this process.
 
 PostgreSQL tests use ``$CADENCE_TEST_POSTGRES_URL`` (default: the local server at
 127.0.0.1:5432, database ``test``, as CI starts it). Each test session works in a database of its
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,29 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     path = tmp_path / "cadence.db"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+CLI = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def in_process_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> CLI:
+    """The ``cadence`` command in this process (quicker than a new interpreter per case), in an
+    empty folder with no ``CADENCE_*`` variable leaking in: exit code, stdout, stderr."""
+    from cadence.cli import main
+
+    for name in list(os.environ):
+        if name.startswith("CADENCE_") and name != "CADENCE_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        out, err = capsys.readouterr()
+        return int(exit_info.value.code or 0), out, err
+
+    return invoke

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from cadence.cli import main
 from cadence.cli.report import parse_as_of
 from cadence.config import parse_config
 from cadence.errors import UsageError
@@ -28,23 +27,9 @@ AS_OF = "2026-11-23T12:00:00+00:00"
 
 
 @pytest.fixture
-def cadence(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[int, str, str]]:
-    """The CLI in this process (quicker than a new interpreter per case): exit code, stdout,
-    stderr. One test below runs the installed entry point as cron would."""
-    for name in ("CADENCE_CONFIG", "CADENCE_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        out, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), out, err
-
-    return invoke
+def cadence(in_process_cli: Invoke) -> Invoke:
+    """The CLI in this process. One test below runs the installed entry point as cron would."""
+    return in_process_cli
 
 
 @pytest.fixture(scope="module")

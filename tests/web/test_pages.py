@@ -4,12 +4,11 @@ them, the week picker, and a store that does not answer."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from cadence.cli import main
 from cadence.store.saved import saved_weeks
+from conftest import CLI
 from reports import golden_org
 from web.conftest import Site, sign_in
 
@@ -17,19 +16,12 @@ AS_OF_TEXT = "2026-11-23T12:00:00+00:00"
 
 
 @pytest.fixture
-def cadence_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., str]:
-    for name in ("CADENCE_CONFIG", "CADENCE_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+def cadence_cli(in_process_cli: CLI) -> Callable[..., str]:
+    """The CLI in this process; its standard output, once it exited 0."""
 
     def run(*args: str) -> str:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        out, err = capsys.readouterr()
-        assert exit_info.value.code in (0, None), err
+        code, out, err = in_process_cli(*args)
+        assert code == 0, err
         return out
 
     return run

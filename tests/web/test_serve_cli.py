@@ -16,27 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cadence.cli import main
+from conftest import CLI
 
 CADENCE = [sys.executable, "-c", "from cadence.cli import main; main()"]
 
 
 @pytest.fixture
-def cadence_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[int, str]]:
-    for name in ("CADENCE_CONFIG", "CADENCE_DATABASE_URL", "CADENCE_SESSION_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> tuple[int, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        _, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), err
-
-    return run
+def cadence_cli(in_process_cli: CLI) -> Callable[..., tuple[int, str]]:
+    """The CLI in this process: its exit code and standard error."""
+    return lambda *args: (lambda code, _out, err: (code, err))(*in_process_cli(*args))
 
 
 def _config(tmp_path: Path, serve: str) -> Path:
