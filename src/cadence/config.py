@@ -502,6 +502,23 @@ def _check(config: Config, where: str) -> None:
                 f"must not be above {rule}_unhealthy ({_show(unhealthy)}), got {_show(at_risk)}",
             )
     _check_serve(config.serve, bad)
+    keep = config.store.retention_days
+    # A report reaches back its window or its trend, and a week more for "what changed"; a full
+    # sync reads lookback_days back: keeping less would refuse every report, or delete each
+    # night what every full sync reads again.
+    needed = max(
+        7 * (max(config.report.window_weeks, config.report.trend_weeks) + 1),
+        config.sync.lookback_days,
+    )
+    if keep and keep < needed:
+        raise bad(
+            "store",
+            "retention_days",
+            f"must be 0 (keep everything) or at least {needed}, got {keep}: reports reach back "
+            f"{7 * (max(config.report.window_weeks, config.report.trend_weeks) + 1)} days "
+            f"([report] window_weeks, trend_weeks and a week) and a full sync "
+            f"{config.sync.lookback_days} ([sync] lookback_days)",
+        )
     for person in config.org.exclude:
         if "@" not in person:
             raise bad("org", "exclude", f"must be email addresses, got {person!r}")

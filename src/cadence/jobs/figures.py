@@ -5,6 +5,16 @@ the database; every job that needs figures (a report, all reports, the demo) com
 :func:`params_for` turns the configuration and an as-of into the pipeline's
 :class:`~cadence.pipeline.Params`, :func:`compute` reads the store and computes one run, and
 :func:`results` computes this week's run and the previous week's from one read of the store.
+
+With ``[store] retention_days`` on, the nightly deletes the events older than now minus that many
+days, and the store remembers the edge it deleted before (:mod:`cadence.jobs.retention`). A run
+whose window, trend or "what changed" week reaches before that edge is refused, saying which
+data is gone (:func:`refuse_deleted`), rather than computed: its early weeks would read as 1:1s
+that never happened. Refusing is the simpler of the
+two honest answers (the other, blanking the trend's early weeks, would reach through the
+pipeline into every view and chart), and no report is then half made of missing data.
+``last_held`` is the one figure that looks back past the window: before the edge it finds
+nothing, as for a pair that never met.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from cadence.pipeline.engines import SchedulerNeedsDask
 from cadence.pipeline.params import Thresholds
 from cadence.pipeline.run import compute_frames_at
 from cadence.store.reads import load_frames
+from cadence.store.retention import deleted_before
 
 # The director's "what changed" compares with the run at as-of minus a week.
 PREVIOUS_WEEK = timedelta(days=7)
@@ -81,6 +92,7 @@ def compute(
     ``processes``) or the address of a running Dask cluster (``tcp://host:8786``).
     """
     params = params_for(config, as_of, window_weeks)
+    refuse_deleted(engine, config, as_of, params.load_since)
     frames = _load(engine, params.load_since)
     (result,) = _compute(
         frames,
@@ -102,10 +114,38 @@ def results(
     """
     now = params_for(config, as_of, window_weeks)
     before = params_for(config, as_of - PREVIOUS_WEEK, window_weeks)
+    refuse_deleted(engine, config, as_of, min(now.load_since, before.load_since))
     frames = _load(engine, min(now.load_since, before.load_since))
     kind, scheduler = config.pipeline.engine, config.pipeline.scheduler or None
     current, previous = _compute(frames, [now, before], kind, scheduler)
     return current, previous
+
+
+def refuse_deleted(engine: Engine, config: Config, as_of: datetime, since: pd.Timestamp) -> None:
+    """A UsageError when figures at ``as_of``, which need the store from ``since`` on, reach
+    before the edge the retention deleted events before: that data is gone."""
+    edge = deleted_before(engine)
+    if edge is None or since >= edge:
+        return
+    tz = config.tz
+    raise UsageError(
+        f"the figures at as-of {as_of.isoformat()} need 1:1s from "
+        f"{since.astimezone(tz).date().isoformat()} on, but events before "
+        f"{edge.astimezone(tz).date().isoformat()} were deleted ([store] retention_days = "
+        f"{config.store.retention_days})"
+    )
+
+
+def reaches_deleted(config: Config, as_of: datetime, edge: datetime | None) -> bool:
+    """Whether :func:`results` at ``as_of`` (the configured window) would be refused for needing
+    events from before ``edge`` (what :func:`deleted_before` says): the web app offers no such
+    week."""
+    if edge is None:
+        return False
+    earliest = min(
+        params_for(config, as_of).load_since, params_for(config, as_of - PREVIOUS_WEEK).load_since
+    )
+    return bool(earliest < edge)
 
 
 def _load(engine: Engine, since: pd.Timestamp) -> StoreFrames:

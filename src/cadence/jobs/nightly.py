@@ -3,8 +3,11 @@
 The lock (:mod:`cadence.store.lock`) keeps two runs from overlapping; a sharded run
 (``--shard I/N``) syncs only its share of the mailboxes under a lock of its own, so several hosts
 sharing one PostgreSQL database can split the work, and leaves the reports to one
-``cadence report all`` after the shards are done. The run's summary goes to the log (stderr) and
-to the ``runs`` table, where ``cadence status`` shows it.
+``cadence report all`` after the shards are done. Every run ends by deleting the events older
+than ``[store] retention_days`` (a shard, those of its own mailboxes): last, so that a run that
+fails earlier deletes nothing, and the night's reports are written before anything is forgotten.
+The run's summary goes to the log (stderr) and to the ``runs`` table, where ``cadence status``
+shows it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cadence.config import Config
+from cadence.jobs.retention import delete_old_events
 from cadence.jobs.run_log import logged_run
 from cadence.jobs.sync import Progress, SyncSummary, prepare, sync_sources
 from cadence.reports.words import one_line
@@ -35,6 +39,7 @@ class NightlySummary:
     reports_folder: str | None = None
     emailed: int = 0
     refused: dict[str, str] = field(default_factory=dict)
+    events_deleted: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -44,6 +49,7 @@ class NightlySummary:
             "reports_written": self.reports_written,
             "emailed": self.emailed,
             "email_refused": len(self.refused),
+            "events_deleted": self.events_deleted,
             "seconds": round(self.seconds, 1),
         }
 
@@ -113,6 +119,9 @@ def run_nightly(
                         one_line(reason),
                         extra={"event": "refused"},
                     )
+            run.summary = summary.as_dict()
+            run.step = "retention"
+            summary.events_deleted = delete_old_events(config, engine, now(), shard=shard).events
             summary.seconds = time.monotonic() - clock
             run.summary = summary.as_dict()
         log.info(_line(summary, shard), extra={"event": "summary", **summary.as_dict()})
@@ -134,4 +143,6 @@ def _line(s: NightlySummary, shard: tuple[int, int] | None) -> str:
             text += f", {s.emailed} emailed, {len(s.refused)} refused"
     else:
         text += " (sharded: run `cadence report all` once every shard is done)"
+    if s.events_deleted:
+        text += f", {s.events_deleted} events past retention deleted"
     return text + f", in {s.seconds:.0f} s"

@@ -249,3 +249,13 @@ class ForgottenPerson(Base):
     __tablename__ = "forgotten_people"
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RetentionEdge(Base):
+    """The instant before which the retention has deleted events (the latest edge any nightly
+    deleted before): reports that would need older events are refused, and only once something
+    was in fact deleted, so a store that never ran retention answers for any time it holds."""
+
+    __tablename__ = "retention_edge"
+    table_name: Mapped[str] = mapped_column(String(40), primary_key=True)  # "events"
+    deleted_before: Mapped[datetime] = mapped_column(UTCDateTime)

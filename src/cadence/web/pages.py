@@ -9,7 +9,9 @@ their own. The JSON a page answers with is that saved text, so it is the command
 
 Which weeks can be answered: from the week of the earliest instant any calendar was read from
 (before it the store knows of no 1:1, and a week with none would read as 1:1s that stopped) to
-the week that holds now; a future week has no figures yet.
+the week that holds now; a future week has no figures yet. With ``[store] retention_days`` on,
+no week whose figures need events the nightly has deleted (its window, trend or the week before
+starting before the retention edge), saved or not.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from markupsafe import Markup
 from sqlalchemy import Engine
 
 from cadence.config import Config
-from cadence.jobs.figures import results
+from cadence.jobs.figures import reaches_deleted, results
 from cadence.jobs.report_all import save_figures
 from cadence.normalised import OrgPerson, normalise_email
 from cadence.reports import charts, html, words
 from cadence.reports.words import RenderSettings
 from cadence.store.people import load_chart
+from cadence.store.retention import deleted_before
 from cadence.store.saved import saved_subjects, saved_view, saved_weeks
 from cadence.store.sync_state import earliest_read
 from cadence.weeks import week_label, week_last_second, week_monday, weeks_between
@@ -99,6 +102,7 @@ class WeekFigures:
     _saved: set[str] = field(default_factory=set)
     _saved_read_at: float = -REFRESH_SECONDS
     _earliest: datetime | None = None
+    _deleted_before: datetime | None = None
 
     def current(self) -> str:
         return week_label(self.now(), self.config.tz)
@@ -107,6 +111,7 @@ class WeekFigures:
         if force or time.monotonic() - self._saved_read_at >= REFRESH_SECONDS:
             self._saved = {w.week for w in saved_weeks(self.engine)}
             self._earliest = earliest_read(self.engine)
+            self._deleted_before = deleted_before(self.engine)
             self._saved_read_at = time.monotonic()
         return self._saved
 
@@ -116,7 +121,12 @@ class WeekFigures:
         now = self.now()
         answerable = weeks_between(self._earliest, now, self.config.tz) if self._earliest else []
         current = self.current()
-        return sorted({*answerable, *(w for w in saved if w <= current)})
+        weeks = sorted({*answerable, *(w for w in saved if w <= current)})
+        # Weeks whose figures need events the retention deleted (saved ones too: they are made
+        # of that data) are not offered; a later week needs less, so the first kept one ends it.
+        while weeks and reaches_deleted(self.config, self.as_of(weeks[0]), self._deleted_before):
+            weeks.pop(0)
+        return weeks
 
     def answerable(self, week: str) -> bool:
         try:
