@@ -36,12 +36,26 @@ from cadence.reports.writer import (
 from cadence.store.saved import ViewRow, save_week
 
 
+def subjects(current: HealthResult) -> list[tuple[str, str]]:
+    """Every report of a run, as (kind, email): every director's, then every manager's."""
+    return [("director", e) for e in current.directors()] + [
+        ("manager", e) for e in current.managers()
+    ]
+
+
+def view_of(
+    current: HealthResult, previous: HealthResult, kind: str, email: str
+) -> Mapping[str, Any]:
+    """One report's view (a director's compares with ``previous``)."""
+    if kind == "director":
+        return director_view(current, email, previous)
+    return manager_view(current, email)
+
+
 def all_views(current: HealthResult, previous: HealthResult) -> Iterator[Mapping[str, Any]]:
-    """Every director's view, then every manager's, each built when it is needed."""
-    for email in current.directors():
-        yield director_view(current, email, previous)
-    for email in current.managers():
-        yield manager_view(current, email)
+    """Every report's view, in the order of :func:`subjects`, each built when it is needed."""
+    for kind, email in subjects(current):
+        yield view_of(current, previous, kind, email)
 
 
 def publish_all(
@@ -79,12 +93,6 @@ def publish_all(
     elif email:
         outbox = SmtpOutbox(config, settings)
     current, previous = computed or results(engine, config, as_of, window_weeks)
-    views = all_views(current, previous)
-    saved: list[ViewRow] = []
-
-    def keep(view: Mapping[str, Any], json_text: str) -> None:
-        saved.append(ViewRow.of(view, json_text))
-
     if outbox is None:
         with open_report_folder(out_dir, week) as folder:
             share = Share(current, previous, folder, tuple(formats), settings)
@@ -92,11 +100,25 @@ def publish_all(
             summary = write_index(folder, written, week, as_of_text, settings)
         save_week(engine, week, as_of, datetime.now(UTC), saved)
         return summary, {}
+    # Mail goes out over one connection, so this run stays in one process.
+    mailed: list[ViewRow] = []
+
+    def keep(view: Mapping[str, Any], json_text: str) -> None:
+        mailed.append(ViewRow.of(view, json_text))
+
     with outbox:
         summary = write_reports(
-            views, out_dir, week, as_of_text, formats, settings, outbox, progress, keep
+            all_views(current, previous),
+            out_dir,
+            week,
+            as_of_text,
+            formats,
+            settings,
+            outbox,
+            progress,
+            keep,
         )
-    save_week(engine, week, as_of, datetime.now(UTC), saved)
+    save_week(engine, week, as_of, datetime.now(UTC), mailed)
     return summary, outbox.refused
 
 
@@ -112,22 +134,13 @@ class Share:
     formats: tuple[str, ...]
     settings: RenderSettings
 
-    def subjects(self) -> list[tuple[str, str]]:
-        """Every report of the run, in the order :func:`all_views` gives them."""
-        return [("director", e) for e in self.current.directors()] + [
-            ("manager", e) for e in self.current.managers()
-        ]
-
     def write(self, chunk: Sequence[tuple[str, str]]) -> tuple[list[Written], list[ViewRow]]:
         """Build, render and write the reports of ``chunk``; their entries and saved rows."""
         rows: list[ViewRow] = []
 
         def views() -> Iterator[Mapping[str, Any]]:
             for kind, email in chunk:
-                if kind == "director":
-                    yield director_view(self.current, email, self.previous)
-                else:
-                    yield manager_view(self.current, email)
+                yield view_of(self.current, self.previous, kind, email)
 
         def keep(view: Mapping[str, Any], json_text: str) -> None:
             rows.append(ViewRow.of(view, json_text))
@@ -165,8 +178,8 @@ def write_shared(
     small run, or no ``fork`` (Windows, macOS), it all happens in this process.
     """
     global _SHARE
-    subjects = share.subjects()
-    chunks = [subjects[i : i + CHUNK] for i in range(0, len(subjects), CHUNK)]
+    reports = subjects(share.current)
+    chunks = [reports[i : i + CHUNK] for i in range(0, len(reports), CHUNK)]
     written: list[Written] = []
     rows: list[ViewRow] = []
 
@@ -179,7 +192,7 @@ def write_shared(
                     progress(entry)
 
     forking = "fork" in multiprocessing.get_all_start_methods()
-    if workers <= 1 or len(subjects) < PARALLEL_FROM or not forking:
+    if workers <= 1 or len(reports) < PARALLEL_FROM or not forking:
         collect(map(share.write, chunks))
         return written, rows
     _SHARE = share
