@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from cadence.config import Config, parse_config
 from cadence.errors import StoreError, UsageError
+from cadence.jobs.export import export_parquet
 from cadence.jobs.figures import compute
 from cadence.jobs.retention import delete_old_events, retention_edge
 from cadence.jobs.sync import in_shard
@@ -172,6 +173,17 @@ def test_a_report_that_needs_deleted_data_says_so(engine: Engine) -> None:
     # The data is gone whatever the configuration says now.
     with pytest.raises(UsageError):
         compute(engine, config(0), as_of)
+
+
+def test_an_export_that_needs_deleted_data_says_so(engine: Engine, tmp_path: Path) -> None:
+    _company(engine)
+    delete_old_events(config(), engine, NOW)
+    out = tmp_path / "export"
+    # Ten weeks back from 150 days ago stay inside what is kept; a year back does not.
+    export_parquet(engine, config(), out, NOW - timedelta(days=150), weeks=10)
+    with pytest.raises(UsageError, match=r"events before .* were deleted"):
+        export_parquet(engine, config(), tmp_path / "old", NOW, weeks=52)
+    assert not (tmp_path / "old").exists()
 
 
 def test_the_web_app_offers_no_week_that_needs_deleted_data(engine: Engine) -> None:

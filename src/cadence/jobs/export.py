@@ -34,7 +34,7 @@ from cadence import __version__
 from cadence.config import Config
 from cadence.counts import PAIR_COUNTS, TREND_COUNTS
 from cadence.errors import ConfigError, UsageError
-from cadence.jobs.figures import MAX_WINDOW_WEEKS, _compute, _load, params_for
+from cadence.jobs.figures import MAX_WINDOW_WEEKS, compute_runs, params_for
 from cadence.normalised import normalise_email
 from cadence.pipeline import HealthResult, Params
 from cadence.pipeline.rates import cancellation_rate
@@ -172,8 +172,10 @@ def export_parquet(
     # Only the week holding each as-of is exported from each run's trend: a one-week trend is
     # that week's figures exactly, and spares loading a whole trend's span before the oldest week.
     params = [replace(params_for(config, at, window_weeks), trend_weeks=1) for _, at in runs]
-    frames = _load(engine, min(p.load_since for p in params))
-    results = _compute(frames, params, config.pipeline.engine, config.pipeline.scheduler or None)
+    # Like every report, an export that would need events the retention deleted is refused.
+    results = compute_runs(
+        engine, config, as_of, params, config.pipeline.engine, config.pipeline.scheduler or None
+    )
     labels = [label for label, _ in runs]
     hide = _hider(salt)
     pairs = _table(pd.concat(_pair_rows(labels, results), ignore_index=True), PAIR_SCHEMA, hide)

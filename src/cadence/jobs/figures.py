@@ -92,10 +92,10 @@ def compute(
     ``processes``) or the address of a running Dask cluster (``tcp://host:8786``).
     """
     params = params_for(config, as_of, window_weeks)
-    refuse_deleted(engine, config, as_of, params.load_since)
-    frames = _load(engine, params.load_since)
-    (result,) = _compute(
-        frames,
+    (result,) = compute_runs(
+        engine,
+        config,
+        as_of,
         [params],
         engine_kind or config.pipeline.engine,
         scheduler or config.pipeline.scheduler or None,
@@ -114,11 +114,25 @@ def results(
     """
     now = params_for(config, as_of, window_weeks)
     before = params_for(config, as_of - PREVIOUS_WEEK, window_weeks)
-    refuse_deleted(engine, config, as_of, min(now.load_since, before.load_since))
-    frames = _load(engine, min(now.load_since, before.load_since))
     kind, scheduler = config.pipeline.engine, config.pipeline.scheduler or None
-    current, previous = _compute(frames, [now, before], kind, scheduler)
+    current, previous = compute_runs(engine, config, as_of, [now, before], kind, scheduler)
     return current, previous
+
+
+def compute_runs(
+    engine: Engine,
+    config: Config,
+    as_of: datetime,
+    runs: list[Params],
+    engine_kind: str,
+    scheduler: str | None,
+) -> list[HealthResult]:
+    """The figures of several runs (as-ofs) from one read of the store, from the first instant
+    any of them needs; refused, naming ``as_of`` (the one the user asked for), when that reaches
+    before what the retention deleted."""
+    since = min(p.load_since for p in runs)
+    refuse_deleted(engine, config, as_of, since)
+    return _compute(_load(engine, since), runs, engine_kind, scheduler)
 
 
 def refuse_deleted(engine: Engine, config: Config, as_of: datetime, since: pd.Timestamp) -> None:
