@@ -4,10 +4,12 @@ HTTP to the loopback sign-in stand-in, and Starlette's test client (or uvicorn) 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -133,20 +135,30 @@ def golden_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -
     yield url
 
 
-@pytest.fixture
-def site(golden_db: str) -> Iterator[Site]:
-    accounts = [Account(email, name) for email, name, _ in golden_org.PEOPLE]
+@contextmanager
+def serving(
+    db_url: str, people: Iterable[tuple[str, str, object]], **config: Any
+) -> Iterator[Site]:
+    """A site over the store at ``db_url`` whose sign-in knows ``people`` (email, name, ...) and
+    an outsider; ``config`` goes to :func:`config_for`."""
+    accounts = [Account(email, name) for email, name, *_ in people]
     accounts.append(Account(OUTSIDER, "Olly Outsider"))
     client_secret = secrets.token_urlsafe(16)
-    engine = make_engine(golden_db)
+    engine = make_engine(db_url)
     with SignInStandIn(
         accounts,
         client_id=CLIENT_ID,
         client_secret=client_secret,
         redirect_uris=[f"{BASE}/auth/callback"],
     ) as issuer:
-        yield Site(engine, config_for(issuer.issuer), issuer, Clock(), client_secret)
+        yield Site(engine, config_for(issuer.issuer, **config), issuer, Clock(), client_secret)
     engine.dispose()
+
+
+@pytest.fixture
+def site(golden_db: str) -> Iterator[Site]:
+    with serving(golden_db, golden_org.PEOPLE) as served:
+        yield served
 
 
 SignIn = Callable[[TestClient, str], httpx.Response]

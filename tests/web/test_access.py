@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,12 +18,11 @@ from starlette.testclient import TestClient
 
 from cadence.config import parse_config
 from cadence.jobs.report_all import publish_all
-from cadence.sandbox.oidc import Account, SignInStandIn
 from cadence.store.database import make_engine
 from cadence.store.models import SyncState
 from cadence.store.saved import saved_subjects, saved_view
 from pipeline.builders import AS_OF, add_people, at, store, weekly
-from web.conftest import BASE, CLIENT_ID, OUTSIDER, Clock, Site, config_for, sign_in
+from web.conftest import BASE, OUTSIDER, Site, serving, sign_in
 
 WEEK = "2026-W48"
 ADMIN = "p15@acme.test"  # manages nobody
@@ -78,18 +76,8 @@ def org_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
 
 @pytest.fixture(scope="module")
 def org_site(org_db: str) -> Iterator[Site]:
-    accounts = [Account(email, name) for email, name, _ in ROWS] + [Account(OUTSIDER, "Olly")]
-    client_secret = secrets.token_urlsafe(16)
-    engine = make_engine(org_db)
-    with SignInStandIn(
-        accounts,
-        client_id=CLIENT_ID,
-        client_secret=client_secret,
-        redirect_uris=[f"{BASE}/auth/callback"],
-    ) as issuer:
-        config = config_for(issuer.issuer, report={"min_group_size": 2}, admins=[ADMIN])
-        yield Site(engine, config, issuer, Clock(), client_secret)
-    engine.dispose()
+    with serving(org_db, ROWS, report={"min_group_size": 2}, admins=[ADMIN]) as served:
+        yield served
 
 
 def _urls(subject: str, kind: str) -> list[tuple[str, dict[str, str]]]:
