@@ -82,6 +82,12 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
         ('[org]\ntimezone = "Mars/Base"\n', "[org] timezone is not a known time zone"),
         ('[report]\nformats = ["md", "pdf"]\n', "[report] formats has unknown formats ['pdf']"),
         ('[pipeline]\nengine = "spark"\n', "[pipeline] engine must be pandas or dask"),
+        ('[sync]\nscheduler = "dask-host"\n', "[sync] scheduler must be a Dask scheduler's"),
+        ("[sync]\nbatch_mailboxes = 0\n", "[sync] batch_mailboxes must be at least 1"),
+        (
+            '[sources.g]\nkind = "google"\nservice_account_file = "k"\nrequests_per_minute = -1\n',
+            "[sources.g] requests_per_minute must be at least 0",
+        ),
         ('[sources.x]\nkind = "exchange"\n', "[sources.x] kind must be one of"),
         ('[sources.x]\nkind = "google"\n', "[sources.x] service_account_file is required"),
         (

@@ -40,6 +40,8 @@ FORMATS = ("md", "html", "json", "csv")
 # More workers than this only meet the APIs' throttling (Graph: 4 requests at once per mailbox,
 # Google: about 10,000 a minute per project) and the database's writer.
 MAX_CONCURRENCY = 64
+MAX_RATE = 10_000_000  # requests a minute
+_SCHEDULER = re.compile(r"(tcp|tls)://[^\s/]+:\d{1,5}")
 MAX_DAYS = 3660  # ten years: further than any calendar API is asked, or any figure looks
 MAX_WEEKS = 520
 
@@ -129,6 +131,10 @@ class SyncConfig:
     rebaseline_days: int = field(default=7, metadata=limits(1, MAX_DAYS))
     # The backoff doubles up to 32 s: 20 retries already wait about ten minutes for one call.
     max_retries: int = field(default=6, metadata=limits(0, 20))
+    # A Dask cluster ("tcp://host:8786") that runs the nightly's syncs and figures; "" none.
+    scheduler: str = ""
+    # Mailboxes one cluster task syncs (docs/operations.md says how it was chosen).
+    batch_mailboxes: int = field(default=200, metadata=limits(1, 100_000))
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,8 @@ class GoogleSource:
     api_endpoint: str = ""
     directory_endpoint: str = ""
     concurrency: int = field(default=0, metadata=limits(0, MAX_CONCURRENCY))  # 0: [sync]'s
+    # Calendar API calls a minute, shared by every host of a night: the project's quota.
+    requests_per_minute: int = field(default=10_000, metadata=limits(0, MAX_RATE))
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,8 @@ class OutlookSource:
     graph_url: str = "https://graph.microsoft.com/v1.0"
     ca_file: str = ""  # a CA bundle for a private authority or the stand-in; empty: the system's
     concurrency: int = field(default=0, metadata=limits(0, MAX_CONCURRENCY))  # 0: [sync]'s
+    # Graph's limits are per mailbox, which one sync never nears: no source-wide budget (0).
+    requests_per_minute: int = field(default=0, metadata=limits(0, MAX_RATE))
 
     @property
     def authority_url(self) -> str:
@@ -529,6 +539,12 @@ def _check(config: Config, where: str) -> None:
         raise bad("report", "formats", f"has unknown formats {sorted(unknown)}")
     if config.pipeline.engine not in {"pandas", "dask"}:
         raise bad("pipeline", "engine", "must be pandas or dask")
+    if config.sync.scheduler and not _SCHEDULER.fullmatch(config.sync.scheduler):
+        raise bad(
+            "sync",
+            "scheduler",
+            f"must be a Dask scheduler's address, tcp://HOST:PORT, got {config.sync.scheduler!r}",
+        )
     if config.email.security not in {"starttls", "ssl", "none"}:
         raise bad("email", "security", "must be starttls, ssl or none")
     for name, source in config.sources.items():
@@ -636,6 +652,8 @@ timezone = "UTC"                  # weeks and days are cut here; people's zone u
 lookback_days = 180               # how far back a first sync reads
 horizon_days = 35                 # how far ahead it reads
 # concurrency = 8                 # mailboxes synced at once
+# scheduler = "tcp://host:8786"   # run the nightly on a Dask cluster (docs/operations.md)
+# batch_mailboxes = 200           # mailboxes per cluster task
 
 [report]
 window_weeks = 12
@@ -690,6 +708,7 @@ late_cancel_hours = 24
 # admin_email = "admin@acme.test"   # impersonated for the Directory API
 # api_endpoint = ""                 # empty: Google's; set for a private endpoint or a stand-in
 # directory_endpoint = ""
+# requests_per_minute = 10000       # Calendar API calls a minute, all hosts together; 0 none
 
 # [sources.acme-m365]
 # kind = "outlook"
@@ -699,4 +718,5 @@ late_cancel_hours = 24
 # authority = ""                    # empty: https://login.microsoftonline.com/<tenant_id>
 # validate_authority = true         # false for a private or stand-in authority
 # graph_url = "https://graph.microsoft.com/v1.0"
+# requests_per_minute = 0           # Graph's limits are per mailbox; 0: no source-wide budget
 """

@@ -16,6 +16,12 @@ from cadence.cli.sync import EXIT_SYNC_FAILURES, progress_line
     "reports are then left to one `cadence report all`.",
 )
 @click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the syncs and the figures on this Dask cluster (tcp://HOST:8786); "
+    "default: [sync] scheduler. Needs PostgreSQL.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -24,7 +30,7 @@ from cadence.cli.sync import EXIT_SYNC_FAILURES, progress_line
 )
 @common_options
 @pass_app
-def nightly_command(app: App, shard: str | None, log_format: str) -> int:
+def nightly_command(app: App, shard: str | None, scheduler: str | None, log_format: str) -> int:
     """Sync every source, then write every manager's and director's report (and email them
     when an [email] section is configured): the one line for cron.
 
@@ -38,6 +44,7 @@ def nightly_command(app: App, shard: str | None, log_format: str) -> int:
       cadence nightly --quiet                       # in cron: only errors
       cadence nightly --log-format json             # for a log collector
       cadence nightly --shard 2/4                   # host 2 of 4, sharing one PostgreSQL
+      cadence nightly --scheduler tcp://dask:8786   # on a Dask cluster (docs/operations.md)
     """
     from cadence import logs
     from cadence.jobs.nightly import parse_shard, run_nightly
@@ -51,6 +58,7 @@ def nightly_command(app: App, shard: str | None, log_format: str) -> int:
         app.config,
         app.store,
         shard=parsed,
+        scheduler=scheduler,
         progress=progress_line if app.interactive and log_format == "text" else None,
     )
     if summary.sync.failed:

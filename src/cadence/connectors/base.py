@@ -119,8 +119,19 @@ class MailboxReader(Protocol):
     def close(self) -> None: ...
 
 
+Throttle = Callable[[int], None]
+"""Called with a request's cost in the provider's quota unit before it is sent; blocks while the
+source's request budget is spent (the sync job passes one in; it knows the budget's store)."""
+
+
+def no_throttle(cost: int) -> None:
+    """Send at once: the default, and a source with no budget."""
+
+
 class CalendarConnector(Protocol):
     """A configured source: readers for its mailboxes, and its directory."""
+
+    throttle: Throttle
 
     def open_worker(self) -> MailboxReader: ...
 

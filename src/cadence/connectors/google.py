@@ -49,7 +49,15 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from cadence.config import Config, GoogleSource
-from cadence.connectors.base import DirectoryListing, MailboxJob, Page, one_segment, rfc3339_utc
+from cadence.connectors.base import (
+    DirectoryListing,
+    MailboxJob,
+    Page,
+    Throttle,
+    no_throttle,
+    one_segment,
+    rfc3339_utc,
+)
 from cadence.connectors.keyfiles import key_file_error, read_key_file, rsa_key_problem
 from cadence.connectors.places import Unfilled, country_of, iana_zone
 from cadence.connectors.retry import (
@@ -186,6 +194,8 @@ class GoogleConnector:
         self._credentials = load_service_account(config, source)
         self._series: dict[str, Future[_Series]] = {}
         self._series_lock = threading.Lock()
+        # Every API call (token requests aside: they are OAuth's, not the Calendar quota's).
+        self.throttle: Throttle = no_throttle
 
     def open_worker(self) -> GoogleReader:
         return GoogleReader(self)
@@ -273,10 +283,14 @@ class GoogleReader:
         authed.credentials = creds
         return resource
 
+    def _send(self, request: Any) -> dict[str, Any]:
+        """One try of an API call, within the source's budget."""
+        self.connector.throttle(1)
+        return _answer(request.execute(num_retries=0))
+
     def _execute(self, request: Any, sync_token: bool = False) -> dict[str, Any]:
         return self.connector.retry.call(
-            lambda: _answer(request.execute(num_retries=0)),
-            lambda exc: classify(exc, sync_token),
+            lambda: self._send(request), lambda exc: classify(exc, sync_token)
         )
 
     def _fetch_series(self, events: Any, series_id: str, mailbox: str) -> dict[str, Any]:
@@ -288,9 +302,7 @@ class GoogleReader:
         calendar, event = one_segment(mailbox), one_segment(series_id)
         try:
             return self.connector.retry.call(
-                lambda: _answer(
-                    events.get(calendarId=calendar, eventId=event).execute(num_retries=0)
-                ),
+                lambda: self._send(events.get(calendarId=calendar, eventId=event)),
                 lambda exc: None if gone(exc) else classify(exc),
             )
         except HttpError as exc:

@@ -50,7 +50,15 @@ from urllib.parse import urlsplit
 import requests
 
 from cadence.config import Config, OutlookSource
-from cadence.connectors.base import DirectoryListing, MailboxJob, Page, path_segment, rfc3339_utc
+from cadence.connectors.base import (
+    DirectoryListing,
+    MailboxJob,
+    Page,
+    Throttle,
+    no_throttle,
+    path_segment,
+    rfc3339_utc,
+)
 from cadence.connectors.outlook_auth import GraphAuth, make_session
 from cadence.connectors.outlook_events import Series, map_event, read_master, series_uid
 from cadence.connectors.places import Unfilled, country_of, iana_zone
@@ -213,6 +221,8 @@ class OutlookConnector:
         self.batcher = DeltaBatcher(self)
         self._masters: dict[tuple[str, ...], Future[Series | None]] = {}
         self._masters_lock = threading.Lock()
+        # Graph counts each part of a $batch against the limits as a request of its own.
+        self.throttle: Throttle = no_throttle
 
     @property
     def graph(self) -> str:
@@ -367,6 +377,8 @@ class OutlookReader:
 
     def raw(self, method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
         """One request with a bearer token: (status, lower-case headers, parsed JSON body)."""
+        parts = body.get("requests") if isinstance(body, dict) else None
+        self.c.throttle(len(parts) if isinstance(parts, list) else 1)  # before the token: it ages
         token = self.c.auth.token()
         headers = {"Authorization": f"Bearer {token}", "Prefer": self.c.prefer}
         self.requests += 1

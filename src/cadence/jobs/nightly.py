@@ -6,8 +6,10 @@ sharing one PostgreSQL database can split the work, and leaves the reports to on
 ``cadence report all`` after the shards are done. Every run ends by deleting the events older
 than ``[store] retention_days`` (a shard, those of its own mailboxes): last, so that a run that
 fails earlier deletes nothing, and the night's reports are written before anything is forgotten.
-The run's summary goes to the log (stderr) and to the ``runs`` table, where ``cadence status``
-shows it.
+With ``--scheduler`` (or ``[sync] scheduler``) the syncs run as tasks on a Dask cluster and the
+figures are computed there (:mod:`cadence.jobs.cluster`); the lock, the reports and the
+retention stay with this process. The run's summary goes to the log (stderr) and to the
+``runs`` table, where ``cadence status`` shows it.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
-from cadence.config import Config
+from cadence.config import Config, PipelineConfig
+from cadence.errors import UsageError
+from cadence.jobs.cluster import sync_on_cluster
 from cadence.jobs.retention import delete_old_events
 from cadence.jobs.run_log import logged_run
 from cadence.jobs.sync import Progress, SyncSummary, prepare, sync_sources
@@ -70,12 +74,24 @@ def run_nightly(
     engine: Engine,
     *,
     shard: tuple[int, int] | None = None,
+    scheduler: str | None = None,
     progress: Progress | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> NightlySummary:
-    """Sync, then publish every report (unless sharded); raises LockHeld if a run is going."""
+    """Sync, then publish every report (unless sharded); raises LockHeld if a run is going.
+
+    With a Dask ``scheduler`` (default ``[sync] scheduler``), the syncs and the figures run on
+    that cluster (:mod:`cadence.jobs.cluster`)."""
     from cadence.jobs.report_all import publish_all
 
+    scheduler = scheduler if scheduler is not None else config.sync.scheduler
+    if scheduler and shard is not None:
+        raise UsageError(
+            "a nightly on a cluster syncs every mailbox: use --scheduler or --shard, not both"
+        )
+    if scheduler:
+        # The figures on the same cluster: the Dask engine, partitioned by manager.
+        config = replace(config, pipeline=PipelineConfig(engine="dask", scheduler=scheduler))
     what = "nightly" if shard is None else f"nightly shard {shard[0]}/{shard[1]}"
     clock = time.monotonic()
     with run_lock(engine, what, shard=None if shard is None else shard[0]):
@@ -84,7 +100,10 @@ def run_nightly(
         log.info("%s started", what, extra={"event": "start", "shard": _shard_text(shard)})
         with logged_run(engine, "nightly", now) as run:
             run.step = "sync"
-            sync = sync_sources(config, engine, plan, connectors, progress=progress, now=now)
+            if scheduler:
+                sync = sync_on_cluster(config, engine, plan, scheduler, progress=progress, now=now)
+            else:
+                sync = sync_sources(config, engine, plan, connectors, progress=progress, now=now)
             for r in sync.failed:
                 log.error(
                     "sync failed: %s: %s: %s",

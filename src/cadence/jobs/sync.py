@@ -39,6 +39,7 @@ from cadence.connectors.base import CalendarConnector, MailboxJob, MailboxReader
 from cadence.errors import ConfigError, InputError, StoreError, SyncError, TokenExpired
 from cadence.jobs.run_log import logged_run
 from cadence.normalised import normalise_email
+from cadence.store.budget import open_budget
 from cadence.store.copies import MailboxCopies
 from cadence.store.database import short_message
 from cadence.store.forget import address_hash, forgotten_placeholders, new_placeholder, person_of
@@ -276,6 +277,9 @@ def sync_sources(
     def one_source(name: str) -> list[MailboxResult]:
         src = config.sources[name]
         ensure_mailboxes(engine, name, src.kind, plan[name])
+        budget = open_budget(engine, name, src.requests_per_minute)
+        if budget is not None:
+            connectors[name].throttle = budget.take
         workers = src.concurrency or config.sync.concurrency
         return _sync_source(
             connectors[name],

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     Integer,
     LargeBinary,
     MetaData,
@@ -259,3 +260,15 @@ class RetentionEdge(Base):
     __tablename__ = "retention_edge"
     table_name: Mapped[str] = mapped_column(String(40), primary_key=True)  # "events"
     deleted_before: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RequestBudget(Base):
+    """A source's request budget, a token bucket every process of every host draws from
+    (:mod:`cadence.store.budget`): ``tokens`` (negative while callers wait for refills) as of
+    ``refilled_at``, seconds since 1970 on the database server's clock, so hosts whose clocks
+    disagree still share one bucket."""
+
+    __tablename__ = "request_budgets"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    refilled_at: Mapped[float] = mapped_column(Double)
