@@ -8,6 +8,7 @@
      ├── figures.py     configuration + store -> pipeline parameters and frames -> figures
      ├── report_all.py  every manager's and director's report into a folder, and by email
      ├── nightly.py     sync, then report all, under the run lock, as one run
+     ├── cluster.py     the nightly's syncs as batches on a Dask cluster
      ├── run_log.py     one row of the run log per run: ok, or failed with its step
      ├── org.py         the org chart from a CSV or a directory, checked, then stored
      └── status.py      where each mailbox's sync stands, and how the last run went

@@ -4,5 +4,6 @@
 line, every secret of a URL masked) and checks the schema version, ``upsert`` saves normalised
 events in bulk (idempotent upserts), after ``fitting`` has put every value a calendar sends into
 the form its column can hold, ``sync_state`` saves them with a mailbox's sync token, ``people``
-keeps the org chart. Migrations live in ``migrations/`` (Alembic).
+keeps the org chart, ``budget`` the sources' request budgets that every host of a night draws
+from. Migrations live in ``migrations/`` (Alembic).
 """
