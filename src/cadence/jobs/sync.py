@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
 
@@ -317,6 +317,17 @@ class _Progress:
                 self._callback(self.done, self.total, self.failed)
 
 
+@runtime_checkable
+class ReadsAhead(Protocol):
+    """A connector that reads the first call of incremental rounds ahead of their mailboxes'
+    syncs (Graph, 20 mailboxes a ``$batch``): told the mailboxes in the order the workers take
+    them, and the token each round starts from (``None``: a full round)."""
+
+    def read_ahead(
+        self, mailboxes: Sequence[str], token_of: Callable[[str], str | None]
+    ) -> None: ...
+
+
 BREAKER_MIN = 10
 
 
@@ -379,6 +390,14 @@ def _sync_source(
         return r
 
     breaker = _Breaker(threshold=max(BREAKER_MIN, 2 * workers))
+    if isinstance(connector, ReadsAhead) and not full:
+
+        def token_of(mailbox: str) -> str | None:
+            # The plan sync_mailbox will make: a round whose plan differs by then (its window
+            # came due for a re-baseline meanwhile) makes its own first call.
+            return plan_round(load_sync_state(engine, source, mailbox), sync, now(), full)[0]
+
+        connector.read_ahead(mailboxes, token_of)
 
     def one(mailbox: str) -> MailboxResult | None:
         if stopped.is_set():
