@@ -17,16 +17,32 @@ pairs cancel a 1:1 and meet one to three days later instead, one of them after n
 
 What was planted is returned as :class:`Company`, so tests can check that the pipeline finds it;
 nothing here computes a figure (the ``holidays`` package only chooses the dates).
+
+``build_company(..., lean=True)`` makes another kind of company, for benchmarks of a night of
+100,000 mailboxes: the full one takes minutes to plant its stories at that size (holidays and
+absences checked for every occurrence of every series), and a night's sync needs none of them.
+The lean company's people are made as the full one's (names, sites, half on each side), in an
+org as deep as it takes for each manager to have 3 to 9 reports (the full company's three levels
+would put 2,000 directors under one person, and their team meeting in every director's
+calendar); and it has only what a sync reads: each pair's weekly or biweekly 1:1 with a few
+cancellations, declines and moves, a biweekly peer 1:1 organized by every person, and each
+manager's team meeting, so every mailbox holds a handful of series. It plants no story: its
+:class:`Company` lists the people, the levels and the pairs' 1:1s, and nothing else. A process
+that serves 100,000 of them should call ``gc.freeze()`` once they are built: the world is
+millions of objects that live as long as it does, and each full pass of the cyclic collector
+would otherwise walk them all (most of a second at that size, and every few thousand requests).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import overload
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -77,6 +93,11 @@ UPCOMING_MARGIN = timedelta(hours=3)
 # The fewest misses the cancelling manager and each decliner make in the window, so that their
 # stories show whatever the dice and however many of their 1:1s fell on days off.
 STORY_MISSES = 3
+# The lean company: what becomes of each past occurrence of a 1:1 (the organizer cancels it, the
+# other declines it, it is moved), and how many peer 1:1s each person organizes.
+LEAN_CANCEL, LEAN_DECLINE, LEAN_MOVE = 0.02, 0.015, 0.015
+LEAN_PEERS = 1
+LEAN_TEAM = (3, 9)  # how many reports each manager of the lean company has, at random
 
 
 @dataclass(frozen=True)
@@ -125,7 +146,10 @@ class Rebooked:
 
 @dataclass
 class Company:
-    """The people, and which pairs were given which story (manager email, report email)."""
+    """The people, and which pairs were given which story (manager email, report email).
+
+    A lean company (``build_company(..., lean=True)``) has no stories: ``cancelling_manager`` is
+    empty, as are the lists of stories."""
 
     people: list[OrgPerson]
     top: str
@@ -219,16 +243,20 @@ def build_company(
     weeks_back: int = 26,
     weeks_ahead: int = 5,
     sources: tuple[str, str] = ("google", "outlook"),
+    lean: bool = False,
 ) -> Company:
     """Fill ``world`` with a company of about ``size`` people, reproducibly from ``seed``.
 
     ``sources`` names the two sides (the config's source names): person *i* is on the first or
     the second at random, about half each. Every date is relative to the world's clock: the
-    company's half year ends ``weeks_ahead`` after it.
+    company's half year ends ``weeks_ahead`` after it. ``lean``: the company for benchmarks of
+    many mailboxes (see the module's docstring), with 1:1s and no stories.
     """
     if size < 12:
         raise ValueError("a company needs at least 12 people to have directors and managers")
     rng = random.Random(seed)
+    if lean:
+        return _lean_company(world, rng, size, seed, weeks_back, sources)
     now = world.clock()
     begin = _monday(now - timedelta(weeks=weeks_back))
     this_week = _monday(now)
@@ -383,8 +411,9 @@ def build_company(
                 at=begin - timedelta(days=20),
             )
 
-    for p in people:
-        _surroundings(world, rng, uid, p, people, begin)
+    emails = [p.email for p in people]
+    for i, p in enumerate(people):
+        _surroundings(world, rng, uid, p, _AllBut(emails, i), begin)
     _call_off(world, rng, plan, company)
     return company
 
@@ -653,15 +682,46 @@ def _steer(
                 break
 
 
+class _AllBut(Sequence[str]):
+    """``items`` but the one at index ``skip``, without copying them.
+
+    ``random.sample`` draws the same from it as from the copied list (it only takes the length
+    and indexes), so the company is the same; a copy for each person made a company of 100,000
+    people quadratic."""
+
+    def __init__(self, items: list[str], skip: int) -> None:
+        self._items = items
+        self._skip = skip
+
+    def __len__(self) -> int:
+        return len(self._items) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._items[index + (index >= self._skip)]
+
+
 def _surroundings(
     world: World,
     rng: random.Random,
     uid: Callable[[], str],
     p: OrgPerson,
-    people: list[OrgPerson],
+    others: Sequence[str],
     begin: datetime,
 ) -> None:
-    """What else fills a calendar: focus time, a three-person meeting."""
+    """What else fills a calendar: focus time, a three-person meeting (``others``: everyone
+    else's address)."""
     hour = HOURS[p.timezone or "Europe/London"][3]
     if rng.random() < 0.3:
         world.add_series(
@@ -675,16 +735,115 @@ def _surroundings(
             at=begin - timedelta(days=7),
         )
     if rng.random() < 0.3:
-        others = rng.sample([o.email for o in people if o.email != p.email], 2)
         world.add_series(
             uid(),
             p.email,
-            others,
+            rng.sample(others, 2),
             _at(begin, rng.choice(WEEKDAYS), hour),
             timedelta(minutes=30),
             Recurrence("WEEKLY", interval=2, byday=(rng.choice(WEEKDAYS),)),
             at=begin - timedelta(days=7),
         )
+
+
+def _lean_company(
+    world: World,
+    rng: random.Random,
+    size: int,
+    seed: int,
+    weeks_back: int,
+    sources: tuple[str, str],
+) -> Company:
+    """The lean company (see the module's docstring)."""
+    now = world.clock()
+    begin = _monday(now - timedelta(weeks=weeks_back))
+    people = _lean_org(rng, size, sources)
+    for p in people:
+        world.add_person(p.email, p.name, p.manager_email, side=_side(p, sources))
+    teams: dict[str, list[str]] = {}
+    for p in people:
+        if p.manager_email:
+            teams.setdefault(p.manager_email, []).append(p.email)
+    managers = sorted(teams)
+    directors = sorted(m for m in managers if any(r in teams for r in teams[m]))
+    top = next(p.email for p in people if p.manager_email is None)
+    company = Company(people, top, directors, managers, cancelling_manager="")
+    hours = {p.email: HOURS[p.timezone or "Europe/London"] for p in people}
+    counter = itertools.count(1)
+
+    def uid() -> str:
+        return f"lean-{seed}-{next(counter):07d}@{DOMAIN}"
+
+    for manager in managers:
+        team = teams[manager]
+        world.add_series(
+            uid(),
+            manager,
+            team,
+            _at(begin, "MO", hours[manager][0] - 1),
+            timedelta(minutes=45),
+            Recurrence("WEEKLY", byday=("MO",)),
+            at=begin - timedelta(days=30),
+        )
+        minutes = rng.choice(DURATIONS)
+        for report in team:
+            by_report = rng.random() < 0.25
+            series_uid = _lean_one_on_one(
+                world,
+                rng,
+                uid(),
+                (report, manager) if by_report else (manager, report),
+                _at(begin, rng.choice(WEEKDAYS), rng.choice(hours[manager])),
+                minutes,
+                2 if rng.random() < 0.25 else 1,
+            )
+            company.one_on_ones[manager, report] = series_uid
+    emails = [p.email for p in people]
+    for i, p in enumerate(people):
+        for other in rng.sample(_AllBut(emails, i), LEAN_PEERS):
+            first = _at(begin, rng.choice(WEEKDAYS), rng.choice(hours[p.email]))
+            _lean_one_on_one(world, rng, uid(), (p.email, other), first, 30, 2)
+    return company
+
+
+def _lean_one_on_one(
+    world: World,
+    rng: random.Random,
+    series_uid: str,
+    pair: tuple[str, str],
+    first: datetime,
+    minutes: int,
+    interval: int,
+) -> str:
+    """A 1:1 every ``interval`` weeks from ``first``, ``pair`` being (organizer, guest), a few
+    of its past occurrences cancelled, declined or moved; returns its uid."""
+    organizer, guest = pair
+    world.add_series(
+        series_uid,
+        organizer,
+        [guest],
+        first,
+        timedelta(minutes=minutes),
+        Recurrence("WEEKLY", interval=interval, byday=(WEEKDAYS[first.weekday()],)),
+        at=first - timedelta(days=14),
+    )
+    now = world.clock()
+    # The occurrences are every ``interval`` weeks from the first: no rule to expand.
+    t = first
+    step = timedelta(weeks=interval)
+    while t < now:
+        roll = rng.random()
+        if roll < LEAN_CANCEL + LEAN_DECLINE + LEAN_MOVE:
+            told = t - timedelta(hours=rng.randint(1, 72))
+            if roll < LEAN_CANCEL:
+                world.cancel_instance(series_uid, t, at=told)
+            elif roll < LEAN_CANCEL + LEAN_DECLINE:
+                world.decline(series_uid, guest, t, at=told)
+            else:
+                moved = t + timedelta(hours=rng.choice((-24, 2, 24)))
+                world.move_instance(series_uid, t, moved, at=told)
+        t += step
+    return series_uid
 
 
 def _absence(
@@ -696,37 +855,48 @@ def _absence(
     return Absence(email, uid, start, start + length, True, start - timedelta(weeks=weeks_told))
 
 
-def _org(rng: random.Random, size: int, sources: tuple[str, str]) -> list[OrgPerson]:
-    directors, managers = _levels(size)
-    used: set[str] = set()
-    names: set[tuple[str, str]] = set()
+class _Hiring:
+    """Makes the company's people one by one: a name drawn at random, a unique address, their
+    manager, team and site, and a side (alternating, so half the people are on each)."""
 
-    def person(manager: OrgPerson | None, team: str | None, site: tuple[str, str]) -> OrgPerson:
+    def __init__(self, rng: random.Random, sources: tuple[str, str]) -> None:
+        self._rng = rng
+        self._sources = sources
+        self._used: set[str] = set()
+        self._names: set[tuple[str, str]] = set()
+
+    def __call__(
+        self, manager: OrgPerson | None, team: str | None, site: tuple[str, str]
+    ) -> OrgPerson:
+        rng = self._rng
         # Two people of one name make a finding ambiguous: a few draws avoid that, while the
         # company is small enough for the names to go round.
         for _ in range(20):
             first, last = rng.choice(FIRST), rng.choice(LAST)
-            if (first, last) not in names:
+            if (first, last) not in self._names:
                 break
-        names.add((first, last))
+        self._names.add((first, last))
         plain = unicodedata.normalize("NFKD", f"{first}.{last}".lower().replace("'", ""))
         local = plain.encode("ascii", "ignore").decode()
         email, n = f"{local}@{DOMAIN}", 1
-        while email in used:
+        while email in self._used:
             n += 1
             email = f"{local}{n}@{DOMAIN}"
-        used.add(email)
-        # Half the people on each side, whatever the size.
+        self._used.add(email)
         return OrgPerson(
             email,
             f"{first} {last}",
             manager.email if manager else None,
             team,
-            sources[len(used) % 2],
+            self._sources[len(self._used) % 2],
             country=site[0],
             timezone=site[1],
         )
 
+
+def _org(rng: random.Random, size: int, sources: tuple[str, str]) -> list[OrgPerson]:
+    directors, managers = _levels(size)
+    person = _Hiring(rng, sources)
     top = person(None, "Leadership", HOMES[0])
     people = [top]
     heads = [person(top, f"Org {i + 1}", HOMES[i % len(HOMES)]) for i in range(directors)]
@@ -741,6 +911,28 @@ def _org(rng: random.Random, size: int, sources: tuple[str, str]) -> list[OrgPer
         home = _site(m)
         site = REMOTE[home[0]] if len(people) % REMOTE_EVERY == 0 else home
         people.append(person(m, m.team, site))
+    return people
+
+
+def _lean_org(rng: random.Random, size: int, sources: tuple[str, str]) -> list[OrgPerson]:
+    """An org as deep as it takes for every manager to have :data:`LEAN_TEAM` reports: at
+    100,000 people, :func:`_org`'s three levels would put 2,000 directors under one person."""
+    person = _Hiring(rng, sources)
+    people = [person(None, "Leadership", HOMES[0])]
+    home = {people[0].email: HOMES[0]}  # the site each person's reports work at, or remote from
+    for manager in people:  # grows while it runs: each new person takes their turn to manage
+        if len(people) >= size:
+            break
+        for _ in range(min(rng.randint(*LEAN_TEAM), size - len(people))):
+            n = len(people)
+            team: str | None
+            if manager is people[0]:
+                team, base = f"Org {n}", HOMES[n % len(HOMES)]
+            else:
+                team, base = manager.team, home[manager.email]
+            site = REMOTE[base[0]] if n % REMOTE_EVERY == 0 else base
+            people.append(person(manager, team, site))
+            home[people[-1].email] = base
     return people
 
 

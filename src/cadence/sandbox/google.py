@@ -23,6 +23,10 @@ pointed at it:
   and a work address (``countryCode`` and ``region``, or only a ``country`` name), paged (at
   most 500).
 - No or an unknown bearer token: ``401``; a token of another user, or without the scope: ``403``.
+- Over the stand-in's quota (``quota_per_minute``, see :mod:`cadence.sandbox.server` for the
+  bucket's rule): ``403`` with Google's ``usageLimits`` / ``rateLimitExceeded`` error body and no
+  ``Retry-After`` (Google gives none; clients back off on their own). Every API call is charged,
+  Calendar and Directory alike; the token endpoint is OAuth's, not an API's, and is free.
 
 Call kinds for faults and counters: ``token``, ``events.list``, ``events.get``,
 ``calendars.get``, ``users.list``;
@@ -157,8 +161,12 @@ class GoogleStandIn(StandIn):
         latency: float = 0.0,
         undelegated: set[str] | None = None,
         client_email: str = "cadence@cadence-test.iam.gserviceaccount.com",
+        quota_per_minute: float | None = None,
+        quota_burst: float | None = None,
     ) -> None:
-        super().__init__(latency=latency)
+        super().__init__(
+            latency=latency, quota_per_minute=quota_per_minute, quota_burst=quota_burst
+        )
         self.world = world
         self.undelegated = {normalise_email(e) for e in undelegated or ()}
         # The scopes the domain's admin granted the service account (domain-wide delegation).
@@ -229,6 +237,12 @@ class GoogleStandIn(StandIn):
             if segments[4] == "events":
                 return "events.list" if len(segments) == 5 else "events.get", mailbox
         return "other", None
+
+    def charges_quota(self, request: Request, kind: str) -> bool:
+        return kind != "token"
+
+    def quota_refusal(self, retry_after: float) -> Response:
+        return Response(403, rate_limited("rateLimitExceeded"))
 
     def route(self, request: Request) -> Response:
         try:
@@ -416,7 +430,7 @@ class GoogleStandIn(StandIn):
             occurrences = world.instances(mailbox, tmin, tmax)
         else:
             touched: dict[str, set[datetime] | None] = {}
-            for change in world.changes_since(state["since"])[: state["seq"] - state["since"]]:
+            for change in world.changes_for(mailbox, state["since"], state["seq"]):
                 starts = touched.get(change.uid, set())
                 if change.original_start is None or starts is None:
                     touched[change.uid] = None

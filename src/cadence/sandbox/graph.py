@@ -30,14 +30,19 @@ every mailbox (Exchange's GlobalObjectId in hex, wrapping the world's UID). Ids 
 clients but encode (mailbox, series, original start), so the stand-in needs no table of them.
 
 Like Outlook, it allows 4 concurrent requests per mailbox: a fifth gets 429 with ``Retry-After``
-(:attr:`GraphStandIn.mailbox_concurrency`). :meth:`GraphStandIn.expire_delta_links` makes every
-outstanding delta link answer 410, as Graph does when its sync state is gone.
+(:attr:`GraphStandIn.mailbox_concurrency`). Over the stand-in's quota (``quota_per_minute``, the
+bucket's rule is in :mod:`cadence.sandbox.server`) a request gets 429 ``TooManyRequests`` with
+``Retry-After`` (the seconds until the budget has room). The unit is Graph's: every request, each
+part of a ``$batch`` one request; the ``$batch`` envelope costs nothing of its own, is answered
+200, and its parts over the budget fail one by one with 429 and ``Retry-After``. The identity
+platform's endpoints (OpenID configuration, token) are another service's and are free.
+:meth:`GraphStandIn.expire_delta_links` makes every outstanding delta link answer 410, as Graph
+does when its sync state is gone.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import secrets
@@ -45,9 +50,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from array import array
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -57,7 +62,7 @@ from cryptography import x509
 
 from cadence.connectors.outlook_events import GLOBAL_OBJECT_CLASS, VCAL_UID
 from cadence.sandbox.entra import Entra, RegisteredApp
-from cadence.sandbox.server import Request, Response, StandIn
+from cadence.sandbox.server import Request, Response, StandIn, retry_seconds
 from cadence.sandbox.tls import TLSFiles, make_tls
 from cadence.sandbox.world import Guest, Occurrence, Person, Series, World
 
@@ -67,6 +72,8 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 USERS_PAGE = 100
 CONCURRENCY = 4
+# Not charged to the quota: the identity platform's calls, and a $batch envelope (its parts are).
+FREE_OF_QUOTA = frozenset({"openid", "token", "batch"})
 NEVER = "0001-01-01T00:00:00Z"
 RESPONSE_NAMES = {
     "needsAction": "none",
@@ -117,7 +124,7 @@ def master_id(mailbox: str, uid: str) -> str:
 def occurrence_id(mailbox: str, s: Series, original_start: datetime) -> str:
     if s.recurrence is None:
         return _b64(f"{mailbox}\x1f{s.uid}\x1fS")
-    return _b64(f"{mailbox}\x1f{s.uid}\x1f{original_start.isoformat()}")
+    return _b64(f"{mailbox}\x1f{s.uid}\x1f{original_start.astimezone(UTC).isoformat()}")
 
 
 def global_object_id(uid: str, day: date | None = None) -> str:
@@ -165,6 +172,27 @@ def graph_recurrence(s: Series) -> dict[str, Any] | None:
     return {"pattern": pattern, "range": rng}
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _key(original_start: datetime) -> int:
+    """An occurrence's original start as an integer, what the delta state keys it by."""
+    return (original_start - EPOCH) // MICROSECOND
+
+
+def _pack(entries: dict[int, tuple[int, dict[str, Any]]]) -> array[int]:
+    """A series' part of a delta state: (key, fingerprint) pairs, flat.
+
+    A dict of id strings and hex digests took ~38 KB a mailbox, 2 GB for 50,000 mailboxes;
+    this takes 16 bytes an entry."""
+    return array("q", [n for key, (fingerprint, _) in entries.items() for n in (key, fingerprint)])
+
+
+def _unpack(packed: array[int] | None) -> dict[int, int]:
+    return dict(zip(packed[::2], packed[1::2], strict=True)) if packed else {}
+
+
 @dataclass
 class DeltaState:
     """What a delta link stands for: a mailbox's view of a window as of a world sequence."""
@@ -173,8 +201,8 @@ class DeltaState:
     start: datetime
     end: datetime
     seq: int
-    # series uid -> {event id: fingerprint of the entry the client was last given}
-    view: dict[str, dict[str, str]]
+    # series uid -> the entries the client was last given, as packed (key, fingerprint) pairs
+    view: dict[str, array[int]]
 
 
 @dataclass
@@ -231,12 +259,19 @@ class GraphStandIn(StandIn):
         latency: float = 0.0,
         mailbox_concurrency: int = CONCURRENCY,
         throttle_retry_after: int = 1,
+        quota_per_minute: float | None = None,
+        quota_burst: float | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if tls is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="cadence-graph-tls-")
             tls = make_tls(Path(self._tmp.name))
-        super().__init__(ssl_context=tls.server_context(), latency=latency)
+        super().__init__(
+            ssl_context=tls.server_context(),
+            latency=latency,
+            quota_per_minute=quota_per_minute,
+            quota_burst=quota_burst,
+        )
         self.world = world
         self.tls = tls
         self.entra = Entra(tenant_id=tenant_id, resource="")
@@ -288,7 +323,8 @@ class GraphStandIn(StandIn):
 
     @property
     def http_requests(self) -> int:
-        """HTTP requests received (the parts of a ``$batch`` not counted apart)."""
+        """HTTP requests served (the parts of a ``$batch`` not counted apart; those refused
+        over the quota are in :attr:`quota_refused`)."""
         return self.total - self.batch_parts
 
     def register_app(
@@ -372,6 +408,22 @@ class GraphStandIn(StandIn):
         with self._state_lock:
             self._in_flight[mailbox] -= 1
 
+    def charges_quota(self, request: Request, kind: str) -> bool:
+        return kind not in FREE_OF_QUOTA
+
+    def quota_refusal(self, retry_after: float) -> Response:
+        return Response(
+            429,
+            {
+                "error": {
+                    "code": "TooManyRequests",
+                    "message": "Too many requests: the tenant's request quota is spent. "
+                    "Please retry again later.",
+                }
+            },
+            {"Retry-After": retry_seconds(retry_after)},
+        )
+
     def _throttled(self) -> Response:
         return Response(
             429,
@@ -444,6 +496,15 @@ class GraphStandIn(StandIn):
             body=b"",
         )
         kind, mailbox = self.classify(sub)
+        wait = self.spend_quota(sub, kind)
+        if wait is not None:
+            refused = self.quota_refusal(wait)
+            return {
+                "id": ident,
+                "status": refused.status,
+                "headers": {"Content-Type": "application/json", **refused.headers},
+                "body": refused.body,
+            }
         with self._state_lock:
             self.batch_parts += 1
         # Each part counts against the mailbox's limits and may fail on its own, as in Graph.
@@ -553,22 +614,29 @@ class GraphStandIn(StandIn):
             if state.mailbox != email:
                 return _graph_error(400, "ErrorInvalidSyncState", "The delta token is not valid.")
             seq = self.world.seq
-            changed = {c.uid for c in self.world.changes_since(state.seq)}
-            series = [s for s in self.world.series_of(email) if s.uid in changed]
+            changed = {c.uid for c in self.world.changes_for(email, state.seq, seq)}
             view = dict(state.view)
             entries: list[dict[str, Any]] = []
-            for uid in changed & (set(state.view) | {s.uid for s in series}):
-                now = self._series_view(email, state.start, state.end, series, uid)
-                before = state.view.get(uid, {})
-                for ident, (fingerprint, entry) in now.items():
-                    if before.get(ident) != fingerprint:
+            # Every series with a change here is in the calendar (or was: it leaves the view).
+            for uid in sorted(changed):
+                s = self.world.series[uid]
+                now = self._series_view(email, state.start, state.end, s)
+                before = _unpack(state.view.get(uid))
+                for key, (fingerprint, entry) in now.items():
+                    if before.get(key) != fingerprint:
                         entries.append(entry)
                 entries += [
-                    {"id": i, "@removed": {"reason": "deleted"}} for i in before if i not in now
+                    {
+                        "id": occurrence_id(email, s, EPOCH + key * MICROSECOND),
+                        "@removed": {"reason": "deleted"},
+                    }
+                    for key in before
+                    if key not in now
                 ]
-                view[uid] = {i: f for i, (f, _) in now.items()}
-                if not view[uid]:
-                    del view[uid]
+                if now:
+                    view[uid] = _pack(now)
+                else:
+                    view.pop(uid, None)
             final = DeltaState(email, state.start, state.end, seq, view)
         else:
             start = _parse_when(request.arg("startDateTime"))
@@ -583,10 +651,10 @@ class GraphStandIn(StandIn):
             series = self.world.series_of(email)
             view, entries = {}, []
             for s in series:
-                now = self._series_view(email, start, end, series, s.uid)
+                now = self._series_view(email, start, end, s)
                 entries += [entry for _, entry in now.values()]
                 if now:
-                    view[s.uid] = {i: f for i, (f, _) in now.items()}
+                    view[s.uid] = _pack(now)
             final = DeltaState(email, start, end, seq, view)
         if tz is not None:
             entries = [self._in_zone(e, tz) for e in entries]
@@ -623,24 +691,19 @@ class GraphStandIn(StandIn):
         return out
 
     def _series_view(
-        self, email: str, start: datetime, end: datetime, series: Iterable[Series], uid: str
-    ) -> dict[str, tuple[str, dict[str, Any]]]:
-        """One series' entries in a mailbox's window: {id: (fingerprint, entry)}."""
-        found = [s for s in series if s.uid == uid]
-        if not found:
-            return {}
-        s = found[0]
-        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        self, email: str, start: datetime, end: datetime, s: Series
+    ) -> dict[int, tuple[int, dict[str, Any]]]:
+        """One series' entries in a mailbox's window: {key of the original start: (fingerprint,
+        entry)}. The fingerprint is Python's hash of the entry's JSON: a change detector for
+        state that lives and dies with this process."""
+        out: dict[int, tuple[int, dict[str, Any]]] = {}
         taken_off = email in s.removed
         for o in self.world.occurrences(s, start, end):
             cancelled = o.cancelled or taken_off
             if cancelled and s.organizer == email:
                 continue  # the organizer's calendar view no longer has it
             entry = self._entry(email, s, o, cancelled)
-            fingerprint = hashlib.sha1(  # noqa: S324 - a change detector, not security
-                json.dumps(entry, sort_keys=True).encode()
-            ).hexdigest()
-            out[entry["id"]] = (fingerprint, entry)
+            out[_key(o.original_start)] = (hash(json.dumps(entry, sort_keys=True)), entry)
         return out
 
     def _entry(self, email: str, s: Series, o: Occurrence, cancelled: bool) -> dict[str, Any]:

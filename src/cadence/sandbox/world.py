@@ -12,13 +12,17 @@ cancelled at time T, moved to another start and end, an attendee's response at T
 
 Every mutation bumps a change sequence and records which occurrence (``uid``, ``original_start``)
 or which whole series (``original_start`` ``None``) changed, so a stand-in can answer an
-incremental sync with "what changed since sequence N". The world is thread-safe (one lock) because
-a stand-in serves many requests at once while a test mutates it; its clock is injectable so tests
-decide what "now" is.
+incremental sync with "what changed since sequence N". Each change is also filed under every
+person whose calendar holds (or held) the series, so that "what changed in this mailbox since N"
+(:meth:`World.changes_for`) costs a binary search and that mailbox's own changes, not a scan of
+everyone's: a night of 100,000 mailboxes asks it 100,000 times. The world is thread-safe (one
+lock) because a stand-in serves many requests at once while a test mutates it; its clock is
+injectable so tests decide what "now" is.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -218,6 +222,8 @@ class World:
         self.series: dict[str, Series] = {}
         self.log: list[Change] = []
         self._by_person: dict[str, set[str]] = {}
+        self._changes_of: dict[str, list[Change]] = {}  # person -> their series' changes, by seq
+        self._sorted_people: dict[str, list[Person]] = {}  # side -> people_on(side), until a change
         self._lock = threading.RLock()
 
     # -- people -------------------------------------------------------------------------------
@@ -246,14 +252,20 @@ class World:
         )
         with self._lock:
             self.people[p.email] = p
+            self._sorted_people.clear()
         return p
 
     def person(self, email: str) -> Person | None:
         return self.people.get(normalise_email(email))
 
     def people_on(self, side: str) -> list[Person]:
+        """The people on one side, by address (kept between calls: directory listings page
+        through it, a page a request)."""
         with self._lock:
-            return sorted((p for p in self.people.values() if p.side == side), key=_email)
+            if side not in self._sorted_people:
+                on = (p for p in self.people.values() if p.side == side)
+                self._sorted_people[side] = sorted(on, key=_email)
+            return list(self._sorted_people[side])
 
     # -- change log ---------------------------------------------------------------------------
 
@@ -266,8 +278,21 @@ class World:
         with self._lock:
             return self.log[seq:]
 
+    def changes_for(self, email: str, since: int, upto: int | None = None) -> list[Change]:
+        """The changes to series in ``email``'s calendar (as participant, or taken off) with a
+        sequence in (``since``, ``upto``], oldest first."""
+        with self._lock:
+            changes = self._changes_of.get(normalise_email(email), [])
+            first = bisect.bisect_right(changes, since, key=_seq)
+            last = len(changes) if upto is None else bisect.bisect_right(changes, upto, key=_seq)
+            return changes[first:last]
+
     def _record(self, uid: str, original_start: datetime | None, at: datetime) -> None:
-        self.log.append(Change(len(self.log) + 1, uid, original_start, at))
+        change = Change(len(self.log) + 1, uid, original_start, at)
+        self.log.append(change)
+        s = self.series[uid]
+        for email in s.participants() | s.removed:
+            self._changes_of.setdefault(email, []).append(change)
 
     # -- series -------------------------------------------------------------------------------
 
@@ -508,3 +533,7 @@ def all_day_start(day: date) -> datetime:
 
 def _email(p: Person) -> str:
     return p.email
+
+
+def _seq(c: Change) -> int:
+    return c.seq
