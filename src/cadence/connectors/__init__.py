@@ -14,7 +14,10 @@
      ├── google.py     Google Calendar v3 + Admin SDK Directory (service account, delegation)
      └── outlook.py    Microsoft Graph (msal client credentials; outlook_events.py maps events)
 
-A connector implements ``open_worker() -> MailboxReader`` (per-thread state such as an
+A connector calls its ``throttle(cost)`` before each request to the API (a ``$batch`` costs its
+parts): the sync job sets it to the source's request budget, which lives in the store, so the
+connector paces itself without knowing where the budget is kept. A connector implements
+``open_worker() -> MailboxReader`` (per-thread state such as an
 ``httplib2.Http``) and ``fetch_directory() -> DirectoryListing``; a reader implements
 ``pages(job) -> Iterator[Page]``, a ``requests`` counter and ``close()``. Readers yield
 :class:`cadence.normalised.Event` records only and know no database: the sync job

@@ -17,6 +17,10 @@ Forgotten people (``cadence forget``) and those who opted out (``[org] exclude``
 and wherever another mailbox's events list them, a placeholder is stored instead of their address
 (:func:`hidden_people`, :func:`cadence.store.upsert.with_placeholders`; docs/erasure.md).
 
+Each source's requests are paced by its request budget (``[sources.NAME] requests_per_minute``,
+:mod:`cadence.store.budget`), handed to its connector as a ``throttle`` callback, which every
+process of a night draws from alike.
+
 Every mailbox's outcome goes to ``sync_state`` (``cadence status``); the run is one row of the
 run log (:mod:`cadence.jobs.run_log`), with the summary layout of :meth:`SyncSummary.as_dict`.
 """
