@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from cadence.sandbox.tls import TLSFiles, make_tls
 from cadence.store.database import make_engine, upgrade
 from cadence.store.models import Base
 
@@ -121,3 +122,17 @@ def in_process_cli(
         return int(exit_info.value.code or 0), out, err
 
     return invoke
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    """One CA and server certificate for a module's Graph stand-ins (RSA keys take a while)."""
+    return make_tls(tmp_path_factory.mktemp("graph-tls"))
+
+
+@pytest.fixture
+def graph_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test Graph app's secret in the variable its configurations name."""
+    from outlook_support import SECRET, SECRET_ENV
+
+    monkeypatch.setenv(SECRET_ENV, SECRET)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 
 from cadence.config import Config, parse_config
 from cadence.connectors.outlook import OutlookConnector
+from cadence.connectors.outlook_auth import CASession
 from cadence.connectors.retry import RetryPolicy
 from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.normalised import OrgPerson
@@ -27,6 +28,24 @@ SECRET_ENV = "CADENCE_TEST_GRAPH_SECRET"
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 MONDAY = datetime(2026, 9, 7, 10, tzinfo=UTC)  # the first 1:1 of ann and bob
 HALF_HOUR = timedelta(minutes=30)
+
+
+def sign_in(graph: GraphStandIn, session: CASession) -> None:
+    """Register the test app with ``graph`` and put an app-only bearer token (the client
+    credentials grant, as msal asks for it) on ``session``, which trusts the stand-in's CA."""
+    graph.register_app(CLIENT_ID, secret=SECRET)
+    session.verify = str(graph.ca_file)
+    status, body = graph.entra.token(
+        {
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+            "scope": f"{graph.url}/.default",
+        },
+        graph.token_endpoint,
+    )
+    assert status == 200
+    session.headers["Authorization"] = f"Bearer {body['access_token']}"
 
 
 def company(world: World, side: str = "outlook") -> None:

@@ -86,6 +86,14 @@ def _store(url: str, config: Config, people: Path) -> Engine:
     return engine
 
 
+def _configured_store(
+    company: tuple[Served, Path], url: str, tmp_path: Path
+) -> tuple[Config, Engine]:
+    served, people = company
+    config = _config(served, url, tmp_path / "out")
+    return config, _store(url, config, people)
+
+
 def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     """Every row the sync writes, but what only counts this run's work (requests made, events
     changed by the round that finished a mailbox), the run log, and the saved token's text:
@@ -162,9 +170,7 @@ def test_a_worker_killed_mid_sync_loses_nothing(
 def test_a_cluster_needs_postgresql_and_no_shard(
     company: tuple[Served, Path], tmp_path: Path, sqlite_url: str
 ) -> None:
-    served, people = company
-    config = _config(served, sqlite_url, tmp_path / "out")
-    engine = _store(sqlite_url, config, people)
+    config, engine = _configured_store(company, sqlite_url, tmp_path)
     with pytest.raises(UsageError, match="must be PostgreSQL"):
         run_nightly(config, engine, scheduler="tcp://127.0.0.1:1", now=now)
     with pytest.raises(UsageError, match="--scheduler or --shard, not both"):
@@ -177,7 +183,9 @@ def test_an_unreachable_scheduler_is_one_line(
     served, people = company
     config = _config(served, postgres_url, tmp_path / "out")
     engine = _store(postgres_url, config, people)
-    with pytest.raises(UsageError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+    with pytest.raises(
+        UsageError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
+    ):
         run_nightly(config, engine, scheduler="tcp://127.0.0.1:9", now=now)
 
 

@@ -22,7 +22,7 @@ from cadence.jobs.sync import run_sync
 from cadence.normalised import OrgPerson
 from cadence.sandbox.google import GoogleStandIn
 from cadence.sandbox.graph import GraphStandIn
-from cadence.sandbox.tls import TLSFiles, make_tls
+from cadence.sandbox.tls import TLSFiles
 from cadence.sandbox.world import ManualClock, Recurrence, World
 from cadence.store.database import make_engine
 from cadence.store.models import Attendee, Event
@@ -140,11 +140,6 @@ def stored(engine: Engine) -> dict[tuple[str, str, datetime], dict[str, Any]]:
             "attendees": people.get((e["mailbox"], e["event_id"]), {}),
         }
     return out
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    return make_tls(tmp_path_factory.mktemp("graph-tls"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from cadence.connectors.outlook_auth import CASession
 from cadence.sandbox.graph import GraphStandIn
 from cadence.sandbox.world import World
-from outlook_support import CLIENT_ID, SECRET, company
+from outlook_support import company, sign_in
 
 WINDOW = "startDateTime=2026-11-01T00:00:00Z&endDateTime=2026-12-01T00:00:00Z"
 
@@ -21,19 +21,7 @@ def graph() -> Iterator[tuple[GraphStandIn, CASession]]:
     world = World()
     company(world)
     with GraphStandIn(world) as g, CASession() as session:
-        g.register_app(CLIENT_ID, secret=SECRET)
-        session.verify = str(g.ca_file)
-        status, body = g.entra.token(
-            {
-                "grant_type": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": SECRET,
-                "scope": f"{g.url}/.default",
-            },
-            g.token_endpoint,
-        )
-        assert status == 200
-        session.headers["Authorization"] = f"Bearer {body['access_token']}"
+        sign_in(g, session)
         yield g, session
 
 

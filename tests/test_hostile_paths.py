@@ -26,11 +26,19 @@ from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.normalised import OrgPerson
 from cadence.sandbox import graph as graph_module
 from cadence.sandbox.google import GoogleStandIn
-from cadence.sandbox.tls import TLSFiles, make_tls
+from cadence.sandbox.tls import TLSFiles
 from cadence.sandbox.world import ManualClock, Recurrence, World
 from cadence.store.database import make_engine
 from cadence.store.people import replace_chart
-from outlook_support import CLIENT_ID, SECRET, SECRET_ENV, Clock, Harness, chart, company, harness
+from outlook_support import (
+    CLIENT_ID,
+    SECRET,
+    Clock,
+    Harness,
+    chart,
+    company,
+    harness,
+)
 from test_google_sync import NOW as GOOGLE_NOW
 from test_google_sync import build_world, make_config, rows
 
@@ -49,14 +57,7 @@ CLIMBERS = [
 SLASHED = ["a/b@acme.test", "team/../lead@acme.test", "o'neil/x+tag@acme.test"]
 
 
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    return make_tls(tmp_path_factory.mktemp("graph-tls"))
+pytestmark = pytest.mark.usefixtures("graph_secret")
 
 
 @pytest.fixture

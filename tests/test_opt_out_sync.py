@@ -22,13 +22,15 @@ from cadence.jobs.sync import SyncSummary, run_sync
 from cadence.normalised import OrgPerson
 from cadence.sandbox.google import GoogleStandIn
 from cadence.sandbox.graph import GraphStandIn
-from cadence.sandbox.tls import TLSFiles, make_tls
+from cadence.sandbox.tls import TLSFiles
 from cadence.sandbox.world import ManualClock, Recurrence, World
 from cadence.store.models import Attendee, Event, Mailbox, SyncState
 from cadence.store.people import replace_chart
-from outlook_support import HALF_HOUR, SECRET, SECRET_ENV, Clock, company, harness
+from outlook_support import HALF_HOUR, Clock, company, harness
 from test_org_cli import cadence as org_cli
 from test_org_cli import directory_servers, workdir  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.usefixtures("graph_secret")
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 START = datetime(2026, 9, 7, 10, tzinfo=UTC)
@@ -164,16 +166,6 @@ def test_opting_out_later_and_syncing_in_full_rewrites_others_invitations(google
 
 
 # -- Microsoft 365 -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    return make_tls(tmp_path_factory.mktemp("graph-tls"))
-
-
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
 
 
 def test_graph_sends_no_request_for_an_opted_out_mailbox_not_even_in_a_batch(

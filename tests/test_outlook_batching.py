@@ -22,26 +22,18 @@ from sqlalchemy import Engine, select
 from cadence.config import Config
 from cadence.connectors.outlook import OutlookConnector
 from cadence.sandbox.graph import GraphStandIn
-from cadence.sandbox.tls import TLSFiles, make_tls
+from cadence.sandbox.tls import TLSFiles
 from cadence.sandbox.world import Recurrence, World
 from cadence.store.database import make_engine
 from cadence.store.models import SyncState
 from cadence.store.people import replace_chart
-from outlook_support import NOW, SECRET, SECRET_ENV, Clock, Harness, chart, harness
+from outlook_support import NOW, Clock, Harness, chart, harness
+
+pytestmark = pytest.mark.usefixtures("graph_secret")
 
 PEOPLE = 200
 PAGE = 5  # events per delta page where a test needs a round of several pages
 SIGN_IN = ("openid", "token")
-
-
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    return make_tls(tmp_path_factory.mktemp("graph-tls"))
 
 
 def emails(n: int = PEOPLE) -> list[str]:

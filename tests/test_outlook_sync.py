@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import Engine, select
 
 from cadence.connectors.outlook_auth import CASession
-from cadence.sandbox.tls import TLSFiles, make_client_certificate, make_tls
+from cadence.sandbox.tls import TLSFiles, make_client_certificate
 from cadence.sandbox.world import Recurrence
 from cadence.store.models import SyncState
 from outlook_support import (
@@ -40,15 +40,7 @@ MOVED = datetime(2026, 12, 14, 10, tzinfo=UTC)
 MOVED_TO = datetime(2026, 12, 15, 11, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    """One CA and server certificate for the module's stand-ins (RSA keys take a while)."""
-    return make_tls(tmp_path_factory.mktemp("graph-tls"))
+pytestmark = pytest.mark.usefixtures("graph_secret")
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from cadence.sandbox.google import GoogleStandIn
 from cadence.sandbox.graph import GraphStandIn
 from cadence.sandbox.server import TokenBucket
 from cadence.sandbox.world import ManualClock, Recurrence, World
-from outlook_support import CLIENT_ID, SECRET
 from outlook_support import company as outlook_company
+from outlook_support import sign_in
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
@@ -242,20 +242,8 @@ def graph() -> Iterator[tuple[GraphStandIn, CASession, Seconds]]:
     outlook_company(world)
     clock = Seconds()
     with GraphStandIn(world) as stand_in, CASession() as session:
-        stand_in.register_app(CLIENT_ID, secret=SECRET)
+        sign_in(stand_in, session)
         stand_in.quota = TokenBucket(60, burst=3, clock=clock)
-        session.verify = str(stand_in.ca_file)
-        token = session.post(
-            stand_in.token_endpoint,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": SECRET,
-                "scope": f"{stand_in.url}/.default",
-            },
-        )
-        assert token.status_code == 200
-        session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         yield stand_in, session, clock
 
 
@@ -374,19 +362,7 @@ def test_both_stand_ins_serve_the_lean_company_and_a_no_change_listing_is_empty(
                 )
             )
 
-        graph.register_app(CLIENT_ID, secret=SECRET)
-        session.verify = str(graph.ca_file)
-        status, body = graph.entra.token(
-            {
-                "grant_type": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": SECRET,
-                "scope": f"{graph.url}/.default",
-            },
-            graph.token_endpoint,
-        )
-        assert status == 200
-        session.headers["Authorization"] = f"Bearer {body['access_token']}"
+        sign_in(graph, session)
         session.headers["Prefer"] = "odata.maxpagesize=1000"
         first = session.get(_delta_url(graph, by_side["outlook"])).json()
         assert len(first["value"]) > 20 and "@odata.deltaLink" in first

@@ -261,12 +261,7 @@ def build_company(
     begin = _monday(now - timedelta(weeks=weeks_back))
     this_week = _monday(now)
     people = _org(rng, size, sources)
-    for p in people:
-        world.add_person(p.email, p.name, p.manager_email, side=_side(p, sources))
-    by_manager: dict[str, list[str]] = {}
-    for p in people:
-        if p.manager_email:
-            by_manager.setdefault(p.manager_email, []).append(p.email)
+    by_manager = _into_world(world, people, sources)
     top = next(p.email for p in people if p.manager_email is None)
     managers = sorted(by_manager)
     directors = sorted(m for m in managers if any(r in by_manager for r in by_manager[m]))
@@ -758,12 +753,7 @@ def _lean_company(
     now = world.clock()
     begin = _monday(now - timedelta(weeks=weeks_back))
     people = _lean_org(rng, size, sources)
-    for p in people:
-        world.add_person(p.email, p.name, p.manager_email, side=_side(p, sources))
-    teams: dict[str, list[str]] = {}
-    for p in people:
-        if p.manager_email:
-            teams.setdefault(p.manager_email, []).append(p.email)
+    teams = _into_world(world, people, sources)
     managers = sorted(teams)
     directors = sorted(m for m in managers if any(r in teams for r in teams[m]))
     top = next(p.email for p in people if p.manager_email is None)
@@ -934,6 +924,18 @@ def _lean_org(rng: random.Random, size: int, sources: tuple[str, str]) -> list[O
             people.append(person(manager, team, site))
             home[people[-1].email] = base
     return people
+
+
+def _into_world(
+    world: World, people: list[OrgPerson], sources: tuple[str, str]
+) -> dict[str, list[str]]:
+    """Add ``people`` to ``world``, each on their side; their teams, by manager."""
+    teams: dict[str, list[str]] = {}
+    for p in people:
+        world.add_person(p.email, p.name, p.manager_email, side=_side(p, sources))
+        if p.manager_email:
+            teams.setdefault(p.manager_email, []).append(p.email)
+    return teams
 
 
 def _site(p: OrgPerson) -> tuple[str, str]:
