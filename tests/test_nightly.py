@@ -146,3 +146,12 @@ def test_a_source_that_is_down_fails_fast_and_the_other_still_syncs(live: Live) 
     assert len(summary.ok) == len(live.company.people) - len(google)
     # The stand-in never heard from the mailboxes that were not tried.
     assert all(live.served.google.by_mailbox[r.mailbox] == 0 for r in skipped)
+
+
+def test_a_cluster_nightly_on_sqlite_is_one_line_and_reads_nothing(live: Live) -> None:
+    result = live.cadence("nightly", "--scheduler", "tcp://127.0.0.1:9")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "must be PostgreSQL to sync on a cluster" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert live.served.google.total == 0 and live.served.graph.total == 0

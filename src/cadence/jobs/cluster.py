@@ -101,6 +101,15 @@ def batches(plan: dict[str, list[str]], size: int) -> Iterator[tuple[str, list[s
         yield from (batch for batch in row if batch is not None)
 
 
+def require_shared_store(engine: Engine) -> None:
+    """Refuse a store the workers cannot all write to (SQLite is a file on one host)."""
+    if engine.dialect.name != "postgresql":
+        raise UsageError(
+            "a Dask cluster's workers need a database they can all reach: "
+            "[database] url must be PostgreSQL to sync on a cluster"
+        )
+
+
 def sync_on_cluster(
     config: Config,
     engine: Engine,
@@ -113,11 +122,7 @@ def sync_on_cluster(
 ) -> SyncSummary:
     """Sync the planned mailboxes on the cluster at ``scheduler``; failures are recorded per
     mailbox, never raised (a failing store is raised, as by :func:`sync_sources`)."""
-    if engine.dialect.name != "postgresql":
-        raise UsageError(
-            "a Dask cluster's workers need a database they can all reach: "
-            "[database] url must be PostgreSQL to sync on a cluster"
-        )
+    require_shared_store(engine)
     from distributed import Client, as_completed
     from distributed.scheduler import KilledWorker
 

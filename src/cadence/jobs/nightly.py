@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from cadence.config import Config, PipelineConfig
 from cadence.errors import UsageError
-from cadence.jobs.cluster import sync_on_cluster
+from cadence.jobs.cluster import require_shared_store, sync_on_cluster
 from cadence.jobs.retention import delete_old_events
 from cadence.jobs.run_log import logged_run
 from cadence.jobs.sync import Progress, SyncSummary, prepare, sync_sources
@@ -90,6 +90,7 @@ def run_nightly(
             "a nightly on a cluster syncs every mailbox: use --scheduler or --shard, not both"
         )
     if scheduler:
+        require_shared_store(engine)
         # The figures on the same cluster: the Dask engine, partitioned by manager.
         config = replace(config, pipeline=PipelineConfig(engine="dask", scheduler=scheduler))
     what = "nightly" if shard is None else f"nightly shard {shard[0]}/{shard[1]}"
