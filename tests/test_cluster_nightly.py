@@ -24,7 +24,7 @@ from cadence.errors import UsageError
 from cadence.jobs.nightly import run_nightly
 from cadence.orgchart import parse_csv
 from cadence.sandbox.company import build_company
-from cadence.sandbox.demo import GOOGLE, MICROSOFT, Served, serve, write_people
+from cadence.sandbox.demo import GOOGLE, MICROSOFT, SECRET_ENV, Served, serve, write_people
 from cadence.sandbox.world import World
 from cadence.store.budget import open_budget
 from cadence.store.database import make_engine, upgrade
@@ -211,3 +211,29 @@ def test_the_budget_is_one_bucket_for_every_process(postgres_url: str) -> None:
 
 def test_no_budget_is_no_wait(sqlite_url: str) -> None:
     assert open_budget(make_engine(sqlite_url), "any", 0) is None
+
+
+def _forget_secret() -> None:
+    os.environ.pop(SECRET_ENV, None)
+
+
+def test_a_secret_missing_on_the_workers_fails_their_mailboxes_by_name(
+    company: tuple[Served, Path], postgres_url: str, tmp_path: Path
+) -> None:
+    from distributed import Client, LocalCluster
+
+    config, engine = _configured_store(company, postgres_url, tmp_path)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.run(_forget_secret)
+        night = run_nightly(config, engine, scheduler=cluster.scheduler_address, now=now)
+    failed = {r.source for r in night.sync.failed}
+    assert failed == {MICROSOFT}, "only the source whose secret the worker lacks"
+    assert all(r.source == GOOGLE for r in night.sync.ok) and night.sync.ok
+    reason = night.sync.failed[0].error or ""
+    assert "on worker" in reason and SECRET_ENV in reason
+    assert os.environ[SECRET_ENV] not in reason

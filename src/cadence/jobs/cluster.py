@@ -26,6 +26,7 @@ Every worker draws from the sources' shared request budgets (:mod:`cadence.store
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -83,7 +84,11 @@ def sync_batch(
     from cadence.connectors.kinds import connect
 
     engine = _worker_engine(config.database.url)
-    connector = connect(config, source)
+    try:
+        connector = connect(config, source)
+    except UsageError as exc:  # a key file or secret missing on this worker, not on the others
+        reason = f"not synced: on worker {socket.gethostname()}: {exc}"
+        return _record_lost(engine, source, mailboxes, reason, now)
     summary = sync_sources(
         config, engine, {source: mailboxes}, {source: connector}, full=full, now=now
     )
