@@ -10,6 +10,7 @@ run never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -88,8 +89,12 @@ def _file_lock(path: Path, what: str, *, shared: bool = False) -> Iterator[str]:
         if shared:  # the file names the holder only while one run holds it alone
             yield holder
             return
-        os.ftruncate(fd, 0)
-        os.write(fd, holder.encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, holder.encode())
+        except OSError as exc:  # the holder's name could not be written: say where, and why
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
+            raise StoreError(f"cannot write the lock file {path}: {reason}") from exc
         yield holder
         os.ftruncate(fd, 0)
     finally:
