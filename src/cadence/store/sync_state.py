@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, TextClause, bindparam, func, select, text
 
 from cadence.normalised import Event
 from cadence.store.database import short_message
@@ -38,15 +37,44 @@ def ensure_mailboxes(engine: Engine, source: str, kind: str, emails: Iterable[st
 
 def load_sync_state(engine: Engine, source: str, mailbox: str) -> SyncState | None:
     """A mailbox's saved sync state (detached from any session), or ``None`` before its first."""
-    with Session(engine) as session:
-        return session.get(SyncState, (source, mailbox))
+    # A plain select, not the ORM's Session.get: it is read once or twice for every mailbox of
+    # every night, and a session's setup was most of a no-change mailbox's CPU.
+    table = SyncState.__table__
+    with engine.connect() as conn:
+        row = conn.execute(_LOAD_STATE, {"source": source, "mailbox": mailbox}).first()
+    return None if row is None else SyncState(**dict(zip(table.columns.keys(), row, strict=True)))
+
+
+_LOAD_STATE = select(SyncState.__table__).where(
+    SyncState.__table__.c.source == bindparam("source"),
+    SyncState.__table__.c.mailbox == bindparam("mailbox"),
+)
+_UPSERTS: dict[tuple[str, ...], TextClause] = {}
 
 
 def _upsert_state(conn: Connection, source: str, mailbox: str, **values: Any) -> None:
-    stmt = dialect_insert(conn.dialect.name, SyncState.__table__).values(
-        source=source, mailbox=mailbox, **values
-    )
-    conn.execute(stmt.on_conflict_do_update(index_elements=["source", "mailbox"], set_=values))
+    # One text statement per set of columns (the same SQL on SQLite and PostgreSQL), the values
+    # bound with their columns' types: the dialects' on-conflict inserts were compiled anew at
+    # every execution, twice a mailbox a night, and that was a no-change night's largest cost.
+    keys = tuple(sorted(values))
+    stmt = _UPSERTS.get(keys)
+    if stmt is None:
+        table = SyncState.__table__
+        # A new row gets the NOT NULL counters' defaults; an existing one only what is given.
+        inserted = ("source", "mailbox", *keys, *(k for k in _COUNTERS if k not in keys))
+        update = ", ".join(f"{k} = excluded.{k}" for k in keys)
+        sql = (
+            f"INSERT INTO {SyncState.__tablename__} ({', '.join(inserted)}) "
+            f"VALUES ({', '.join(':' + k for k in inserted)}) "
+            "ON CONFLICT (source, mailbox) DO " + (f"UPDATE SET {update}" if keys else "NOTHING")
+        )
+        stmt = _UPSERTS[keys] = text(sql).bindparams(
+            *(bindparam(k, type_=table.c[k].type) for k in inserted)
+        )
+    conn.execute(stmt, {**_COUNTERS, "source": source, "mailbox": mailbox, **values})
+
+
+_COUNTERS = {"events_changed": 0, "requests": 0}
 
 
 def save_page(
