@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--compare", type=int, default=10_000, help="mailboxes on one process")
     parser.add_argument("--budget", type=int, default=10_000, help="requests a minute a source")
     parser.add_argument("--workers", type=int, default=3, help="worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="batches a worker process syncs at once"
+    )
     parser.add_argument("--batch", type=int, default=200, help="[sync] batch_mailboxes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads a batch syncs with")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
@@ -195,7 +198,11 @@ def run_size(args: argparse.Namespace, size: int, on_cluster: bool) -> None:
             world, size=size, seed=args.seed, sources=(GOOGLE, MICROSOFT), lean=True
         )
         people = write_people(folder / "people.csv", company)
-        where = f"{args.workers} worker processes" if on_cluster else "one process"
+        where = (
+            f"{args.workers} worker processes, {args.threads} batches at once each"
+            if on_cluster
+            else "one process"
+        )
         print(
             f"\n{len(company.people):,} people, {len(world.series):,} series, built in "
             f"{time.perf_counter() - started:.0f} s; {args.latency * 1000:.0f} ms a request; "
@@ -215,7 +222,7 @@ def run_size(args: argparse.Namespace, size: int, on_cluster: bool) -> None:
             with (
                 LocalCluster(
                     n_workers=args.workers if on_cluster else 1,
-                    threads_per_worker=1 if on_cluster else len(plan),
+                    threads_per_worker=args.threads if on_cluster else len(plan),
                     processes=True,
                     dashboard_address=None,
                 ) as cluster,
