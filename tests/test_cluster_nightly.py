@@ -237,3 +237,32 @@ def test_a_secret_missing_on_the_workers_fails_their_mailboxes_by_name(
     reason = night.sync.failed[0].error or ""
     assert "on worker" in reason and SECRET_ENV in reason
     assert os.environ[SECRET_ENV] not in reason
+
+
+def test_a_workers_batches_share_the_series_they_fetch(
+    company: tuple[Served, Path], two_databases: tuple[str, str], tmp_path: Path
+) -> None:
+    """A 1:1's two people are rarely in one batch: on one worker, its series is still fetched
+    once a night, as on one host, not once a batch."""
+    from distributed import Client, LocalCluster
+
+    served, _ = company
+    alone_url, cluster_url = two_databases
+
+    def series_fetched() -> int:
+        return served.google.by_kind["events.get"] + served.graph.by_kind["event"]
+
+    config, engine = _configured_store(company, alone_url, tmp_path / "alone")
+    before = series_fetched()
+    run_nightly(config, engine, now=now)
+    alone = series_fetched() - before
+    config, engine = _configured_store(company, cluster_url, tmp_path / "cluster")
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
+        before = series_fetched()
+        run_nightly(config, engine, scheduler=cluster.scheduler_address, now=now)
+    assert alone > 0 and series_fetched() - before == alone

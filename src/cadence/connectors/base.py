@@ -15,15 +15,20 @@ person's calendar (HTTP clients and servers resolve ``..``) and make ``a/b@acme.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 from cadence.connectors.places import Unfilled
 from cadence.errors import SyncError
 from cadence.normalised import Event, OrgPerson, StoredCopy
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 def rfc3339_utc(t: datetime) -> str:
@@ -119,6 +124,18 @@ class MailboxReader(Protocol):
     def close(self) -> None: ...
 
 
+class RunCache(Generic[K, V]):
+    """What a connector fetches once a run and shares between its mailboxes (Google's series,
+    Graph's series masters): each key's answer as a future, so that of two workers meeting the
+    same series at once, one fetches it and the other waits. A connector makes its own; the
+    cluster nightly hands one to every connector a worker process opens during the night, so
+    its batches share what earlier batches fetched."""
+
+    def __init__(self) -> None:
+        self.futures: dict[K, Future[V]] = {}
+        self.lock = threading.Lock()
+
+
 Throttle = Callable[[int], None]
 """Called with a request's cost in the provider's quota unit before it is sent; blocks while the
 source's request budget is spent (the sync job passes one in; it knows the budget's store)."""
@@ -132,6 +149,7 @@ class CalendarConnector(Protocol):
     """A configured source: readers for its mailboxes, and its directory."""
 
     throttle: Throttle
+    series_cache: RunCache[Any, Any]
 
     def open_worker(self) -> MailboxReader: ...
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -53,6 +52,7 @@ from cadence.connectors.base import (
     DirectoryListing,
     MailboxJob,
     Page,
+    RunCache,
     Throttle,
     no_throttle,
     one_segment,
@@ -192,8 +192,7 @@ class GoogleConnector:
         self.page_size = page_size
         self.workers = source.concurrency or config.sync.concurrency
         self._credentials = load_service_account(config, source)
-        self._series: dict[str, Future[_Series]] = {}
-        self._series_lock = threading.Lock()
+        self.series_cache: RunCache[str, _Series] = RunCache()
         # Every API call (token requests aside: they are OAuth's, not the Calendar quota's).
         self.throttle: Throttle = no_throttle
 
@@ -217,17 +216,18 @@ class GoogleConnector:
 
     def series(self, series_id: str, fetch: Callable[[], dict[str, Any]]) -> _Series:
         """The series ``series_id``, fetched by the first thread that needs it, then cached."""
-        with self._series_lock:
-            future = self._series.get(series_id)
+        cache = self.series_cache
+        with cache.lock:
+            future = cache.futures.get(series_id)
             owner = future is None
             if future is None:
-                future = self._series[series_id] = Future()
+                future = cache.futures[series_id] = Future()
         if owner:
             try:
                 future.set_result(_Series(fetch()))
             except BaseException as exc:
-                with self._series_lock:
-                    del self._series[series_id]  # let a later mailbox try again
+                with cache.lock:
+                    del cache.futures[series_id]  # let a later mailbox try again
                 future.set_exception(exc)
         return future.result()
 

@@ -68,6 +68,7 @@ from cadence.connectors.base import (
     DirectoryListing,
     MailboxJob,
     Page,
+    RunCache,
     Throttle,
     no_throttle,
     path_segment,
@@ -330,8 +331,7 @@ class OutlookConnector:
         self.auth = GraphAuth(config, source, self.session)
         self.prefer = f'outlook.timezone="UTC", odata.maxpagesize={PAGE_SIZE}'
         self.ahead = DeltaReadAhead(self)
-        self._masters: dict[tuple[str, ...], Future[Series | None]] = {}
-        self._masters_lock = threading.Lock()
+        self.series_cache: RunCache[tuple[str, ...], Series | None] = RunCache()
         # Graph counts each part of a $batch against the limits as a request of its own.
         self.throttle: Throttle = no_throttle
 
@@ -358,16 +358,17 @@ class OutlookConnector:
     ) -> tuple[dict[tuple[str, ...], Future[Series | None]], set[tuple[str, ...]]]:
         """The futures of these masters, and which of them the caller must fetch (no one else
         has): two workers meeting a series at once fetch it once."""
-        with self._masters_lock:
-            mine = {k for k in keys if k not in self._masters}
+        cache = self.series_cache
+        with cache.lock:
+            mine = {k for k in keys if k not in cache.futures}
             for k in mine:
-                self._masters[k] = Future()
-            return {k: self._masters[k] for k in keys}, mine
+                cache.futures[k] = Future()
+            return {k: cache.futures[k] for k in keys}, mine
 
     def forget_master(self, key: tuple[str, ...]) -> None:
         """A fetch failed: the next mailbox that meets the series tries again."""
-        with self._masters_lock:
-            self._masters.pop(key, None)
+        with self.series_cache.lock:
+            self.series_cache.futures.pop(key, None)
 
     # -- directory ------------------------------------------------------------------------------
 

@@ -29,15 +29,18 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from itertools import zip_longest
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from cadence.config import Config
+from cadence.connectors.base import RunCache
 from cadence.errors import UsageError
 from cadence.jobs.sync import MailboxResult, Progress, SyncSummary, sync_sources, utc_now
 from cadence.store.database import make_engine
@@ -73,14 +76,30 @@ def _worker_engine(url: str) -> Engine:
         return engine
 
 
+def _night_cache(night: str, source: str) -> RunCache[Any, Any]:
+    """The series this worker process fetched for ``source`` during ``night``: a batch reads
+    the series its mailboxes share with earlier batches' once, not once a batch (a 1:1's two
+    people are rarely in one batch). Only the current night's are kept."""
+    with _caches_lock:
+        for old in [key for key in _caches if key[0] != night]:
+            del _caches[old]
+        return _caches.setdefault((night, source), RunCache())
+
+
+_caches: dict[tuple[str, str], RunCache[Any, Any]] = {}
+_caches_lock = threading.Lock()
+
+
 def sync_batch(
     config: Config,
     source: str,
     mailboxes: list[str],
     full: bool,
     now: Callable[[], datetime],
+    night: str = "",
 ) -> list[MailboxResult]:
-    """A cluster task: sync ``mailboxes`` of ``source`` as a single-host night does."""
+    """A cluster task: sync ``mailboxes`` of ``source`` as a single-host night does; ``night``
+    names the nightly run, whose batches on one worker process share the series they fetch."""
     from cadence.connectors.kinds import connect
 
     engine = _worker_engine(config.database.url)
@@ -89,6 +108,8 @@ def sync_batch(
     except UsageError as exc:  # a key file or secret missing on this worker, not on the others
         reason = f"not synced: on worker {socket.gethostname()}: {exc}"
         return _record_lost(engine, source, mailboxes, reason, now)
+    if night:
+        connector.series_cache = _night_cache(night, source)
     summary = sync_sources(
         config, engine, {source: mailboxes}, {source: connector}, full=full, now=now
     )
@@ -136,6 +157,7 @@ def sync_on_cluster(
     except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address at all
         raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
     shipped = worker_config(config, engine.url.render_as_string(hide_password=False))
+    night = uuid.uuid4().hex
     summary = SyncSummary()
     total = sum(len(m) for m in plan.values())
     done = failed = 0
@@ -149,7 +171,8 @@ def sync_on_cluster(
                 batch,
                 full,
                 now,
-                key=f"cadence-sync-{name}-{index}",
+                night,
+                key=f"cadence-sync-{night}-{name}-{index}",
                 pure=False,
                 retries=0,
             ): (name, batch)
