@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from cadence.config import Config, load_config
 from cadence.errors import UsageError
+from cadence.jobs.cluster import by_team
 from cadence.jobs.nightly import run_nightly
 from cadence.orgchart import parse_csv
 from cadence.sandbox.company import build_company
@@ -266,3 +267,26 @@ def test_a_workers_batches_share_the_series_they_fetch(
         before = series_fetched()
         run_nightly(config, engine, scheduler=cluster.scheduler_address, now=now)
     assert alone > 0 and series_fetched() - before == alone
+
+
+def test_batches_hold_whole_teams_their_manager_first() -> None:
+    manager_of: dict[str, str | None] = {
+        "ceo@a.test": None,
+        "ann@a.test": "ceo@a.test",
+        "zed@a.test": "ceo@a.test",
+        "bob@a.test": "ann@a.test",
+        "cy@a.test": "ann@a.test",
+        "dee@a.test": "zed@a.test",
+    }
+    ordered = by_team(sorted(manager_of), manager_of)
+    assert sorted(ordered) == sorted(manager_of)
+    assert ordered == [
+        "ann@a.test",  # Ann's team: Ann, then her reports
+        "bob@a.test",
+        "cy@a.test",
+        "ceo@a.test",  # the CEO (Ann and Zed, her reports, each lead a team of their own)
+        "zed@a.test",
+        "dee@a.test",
+    ]
+    only_some = by_team(["dee@a.test", "bob@a.test", "zed@a.test"], manager_of)
+    assert only_some == ["bob@a.test", "zed@a.test", "dee@a.test"]
