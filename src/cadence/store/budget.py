@@ -72,7 +72,6 @@ class RequestBudget:
         self._lock = threading.Lock()
         self._left = 0  # reserved by this process, not yet handed out
         self._ready_at = 0.0  # monotonic time at which what is left is this process's
-        self.waited = 0.0  # seconds the callers slept in all, for the run's summary
 
     def take(self, n: int = 1) -> None:
         with self._lock:
@@ -83,8 +82,6 @@ class RequestBudget:
                 self._left += wanted
             self._left -= n
             pause = self._ready_at - time.monotonic()
-            if pause > 0:
-                self.waited += pause
         if pause > 0:
             self._sleep(pause)
 
