@@ -108,3 +108,21 @@ def test_postgresql_leaves_room_for_each_sync_to_rewrite_its_rows(empty_engine: 
         Base.metadata.drop_all(conn)
         Base.metadata.create_all(conn)
     assert _fillfactors(empty_engine) == {"events": expected, "attendees": expected}
+
+
+def test_a_postgresql_server_older_than_cadence_needs_is_refused_before_any_statement(
+    postgres_url: str,
+) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        check_schema(engine)  # the real server (15 here) is fine
+        # As an 11 would answer: the version is the one thing this server cannot be made to say.
+        engine.dialect.server_version_info = (11, 22)
+        with pytest.raises(
+            StoreError, match=r"is on PostgreSQL 11\.22; cadence needs PostgreSQL 12"
+        ):
+            check_schema(engine)
+        with pytest.raises(StoreError, match="cadence needs PostgreSQL 12"):
+            upgrade(engine)
+    finally:
+        engine.dispose()

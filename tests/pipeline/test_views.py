@@ -243,6 +243,20 @@ def test_crowded_copies_are_read_as_a_count(db: Engine) -> None:
     assert len(frames.attendees) == 4  # the 1:1's two copies, two people each
 
 
+def test_a_copy_listing_rooms_besides_its_people_is_read_whole(engine: Engine) -> None:
+    # More than MAX_LISTED rows, but only two people: the rooms do not make it crowded (the
+    # store counts rows first, then people, for the copies with many rows).
+    small_org(engine)
+    rooms = tuple(f"room{i}@resource.acme.test" for i in range(4))
+    store(engine, [Meeting("roomy", at(3), rooms=rooms), Meeting("o", at(2))])
+    frames = reads.load_frames(engine, params_for(config(), AS_OF).load_since)
+    listed = dict(zip(frames.events["event_id"].astype(str), frames.events["listed"], strict=True))
+    assert listed == {"roomy": 2, "o": 2}
+    assert len(frames.attendees) == 2 * (6 + 2)  # each 1:1's two copies, rooms included
+    view = manager_view(compute(engine, config(), AS_OF), MGR)
+    assert view["reports"][0]["held"] == 2
+
+
 def test_a_reader_process_that_died_is_started_again(db: Engine) -> None:
     # SQLite is read by a child process kept between reads; the out-of-memory killer (or an
     # admin) may end it, and the next report must not fail for it.
@@ -257,3 +271,21 @@ def test_a_reader_process_that_died_is_started_again(db: Engine) -> None:
     again = reads.load_frames(db, since)
     assert reads._CHILD._child is not None and reads._CHILD._child.pid != child.pid
     pd.testing.assert_frame_equal(again.events, first.events)
+
+
+@pytest.mark.parametrize("taken", [0, 1])
+def test_a_read_left_unfinished_does_not_reach_the_next(engine: Engine, taken: int) -> None:
+    # The tables come one by one, as each is read (SQLite's reader process sends its answer as
+    # it goes, PostgreSQL's is read ahead by a thread): a caller that stops early, or before
+    # taking any, must leave nothing for the next read to take as its own.
+    small_org(engine)
+    store(engine, weekly("w", at(28), 5))
+    since = params_for(config(), AS_OF).load_since
+    first = reads.load_frames(engine, since)
+    tables = reads._read(engine, reads._event_statements(engine, since))
+    for _ in range(taken):
+        next(tables)
+    tables.close()
+    again = reads.load_frames(engine, since)
+    pd.testing.assert_frame_equal(again.events, first.events)
+    pd.testing.assert_frame_equal(again.attendees, first.attendees)

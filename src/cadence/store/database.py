@@ -32,6 +32,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from cadence.errors import ConfigError, SchemaOutOfDate, StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The oldest PostgreSQL cadence runs on: the pipeline's read names a common table expression
+# MATERIALIZED, which PostgreSQL 12 introduced.
+OLDEST_POSTGRES = (12,)
 
 # How long a SQLite writer waits for another one before giving up; `?timeout=SECONDS` in the URL
 # says otherwise.
@@ -294,11 +297,24 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
+            _refuse_old_server(engine)
             return MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot open the database {redact(str(engine.url))}: {first_line(exc)}"
         ) from exc
+
+
+def _refuse_old_server(engine: Engine) -> None:
+    """A PostgreSQL server too old for cadence's statements is refused before any is run, so
+    that it is not a syntax error in the middle of a report."""
+    version = engine.dialect.server_version_info
+    if engine.dialect.name == "postgresql" and version and version < OLDEST_POSTGRES:
+        raise StoreError(
+            f"the database {redact(str(engine.url))} is on PostgreSQL "
+            f"{'.'.join(map(str, version))}; cadence needs PostgreSQL "
+            f"{'.'.join(map(str, OLDEST_POSTGRES))} or newer"
+        )
 
 
 def _refuse_newer(engine: Engine, current: str | None) -> None:
