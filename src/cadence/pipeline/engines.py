@@ -7,6 +7,7 @@ functions; the results are sorted the same way, so both engines give equal frame
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from cadence.errors import UsageError
 from cadence.pipeline.excuses import settle
-from cadence.pipeline.occurrences import occurrences
+from cadence.pipeline.occurrences import occurrences, occurrences_at
 from cadence.pipeline.pairs import pair_figures
 from cadence.pipeline.params import Params
 
@@ -36,12 +37,14 @@ def _occurrences(
 def _per_partition(
     copies: pd.DataFrame, rules: pd.DataFrame, away: pd.DataFrame, p: Params
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    occ = _occurrences(copies, rules, away, p)
-    return occ, pair_figures(occ, rules, p)
+    return _figures(_occurrences(copies, rules, away, p), rules, p)
 
 
 def _sorted(occ: pd.DataFrame, figures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    occ = occ.sort_values(["pair_id", "ident"], ignore_index=True)
+    # By pair_id and ident, as sort_values would, which factorised both keys first.
+    order = np.lexsort((occ["ident"].to_numpy(), occ["pair_id"].to_numpy()))
+    occ = occ.take(order)
+    occ.index = pd.RangeIndex(len(occ))
     return occ, figures.sort_index()
 
 
@@ -56,13 +59,40 @@ def run(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Occurrences and pair figures of the assigned ``copies`` on the chosen engine; ``away``
     is every pair's merged away time."""
+    return run_at(copies, rules, [(p, away)], engine_kind, scheduler, partitions)[0]
+
+
+def run_at(
+    copies: pd.DataFrame,
+    rules: pd.DataFrame,
+    runs: Sequence[tuple[Params, pd.DataFrame]],
+    engine_kind: str = "pandas",
+    scheduler: str | None = None,
+    partitions: int | None = None,
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`run` for several runs (each its parameters and its pairs' away time) of the same
+    copies. On pandas, the occurrences are merged once for all of them
+    (:func:`~cadence.pipeline.occurrences.occurrences_at`); Dask computes each run apart."""
     if engine_kind == "pandas":
         if scheduler:
             raise SchedulerNeedsDask(f"a scheduler ({scheduler}) needs the dask engine")
-        return _sorted(*_per_partition(copies, rules, away, p))
+        params = [p for p, _ in runs]
+        found = occurrences_at(copies, params)
+        return [
+            _sorted(*_figures(settle(occ, rules, away), rules, p))
+            for occ, (p, away) in zip(found, runs, strict=True)
+        ]
     if engine_kind == "dask":
-        return _sorted(*_run_dask(copies, rules, away, p, scheduler, partitions))
+        return [
+            _sorted(*_run_dask(copies, rules, away, p, scheduler, partitions)) for p, away in runs
+        ]
     raise UsageError(f"unknown engine {engine_kind!r}: use one of {', '.join(ENGINES)}")
+
+
+def _figures(
+    occ: pd.DataFrame, rules: pd.DataFrame, p: Params
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return occ, pair_figures(occ, rules, p)
 
 
 def _is_address(scheduler: str) -> bool:

@@ -11,7 +11,8 @@ Two steps:
   and every column is a number or a time (no text), which keeps the next step fast.
 - :func:`occurrences` (any set of whole pairs: the Dask engine runs it per partition): merge the
   copies of each occurrence, apply the type and duration rules, and decide outcome, canceller
-  role, lateness (:func:`late_misses`) and rescheduling at as-of.
+  role, lateness (:func:`late_misses`) and rescheduling at as-of. Only the outcome depends on
+  as-of (what is still upcoming): :func:`occurrences_at` does the rest once for several as-ofs.
 
 The outcome and role codes are :class:`Outcome` and :class:`Role`, each one ordered list whose
 positions are the codes and whose lower-cased names are the labels of the output categoricals.
@@ -28,7 +29,7 @@ import pandas as pd
 
 from cadence.frames import MAX_LISTED, StoreFrames
 from cadence.pipeline.org import Org
-from cadence.pipeline.params import Params
+from cadence.pipeline.params import Params, Thresholds
 from cadence.pipeline.recurrence import parse_rules
 
 ORDINARY_TYPES = ("default",)
@@ -130,23 +131,43 @@ def _participants(n: int, att: pd.DataFrame, organizer: np.ndarray) -> np.ndarra
     which says nothing about who takes part."""
     copy_id, code = att["copy_id"].to_numpy(), att["code"].to_numpy()
     resource = att["is_resource"].to_numpy()
+    # One number per (copy, person), codes from -1 (no email) up: sorted, a copy's people are
+    # together, smallest code first.
+    span = int(max(code.max(initial=-1), organizer.max(initial=-1))) + 2
     org_ids = np.flatnonzero(organizer >= 0)
-    org_rows = pd.DataFrame({"copy_id": org_ids, "code": organizer[org_ids]})
+    org_keys = org_ids * span + organizer[org_ids] + 1
     if resource.any():
         # A room that organises its own booking is still a room.
-        rooms = pd.MultiIndex.from_arrays([copy_id[resource], code[resource]])
-        org_rows = org_rows[~pd.MultiIndex.from_frame(org_rows).isin(rooms)]
-    people = pd.concat(
-        [pd.DataFrame({"copy_id": copy_id[~resource], "code": code[~resource]}), org_rows],
-        ignore_index=True,
-    ).drop_duplicates()
-    g = people.groupby("copy_id")["code"]
-    out = pd.DataFrame({"n": g.size(), "lo": g.min(), "hi": g.max()}).reindex(range(n))
-    values = out.to_numpy(dtype=float)
+        rooms = copy_id[resource] * span + code[resource] + 1
+        org_keys = org_keys[~np.isin(org_keys, rooms)]
+    people = np.sort(np.concatenate([copy_id[~resource] * span + code[~resource] + 1, org_keys]))
+    people = people[_starts(people)]  # np.unique, which hashes first, took ten times as long
+    copies, codes = np.divmod(people, span)
+    first = np.flatnonzero(_starts(copies))
+    last = np.append(first[1:], len(people)) - 1
+    values = np.full((n, 3), np.nan)
+    if len(people):
+        counts = np.column_stack([last - first + 1, codes[first] - 1, codes[last] - 1])
+        values[copies[first]] = counts.astype(float)
     listed = np.zeros(n, dtype=bool)
     listed[copy_id] = True
     values[~listed] = np.nan
     return values
+
+
+def _by_position(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0..n-1 (as ``reset_index(drop=True)``), without copying a frame that
+    already is (the store's are): a copy of the events alone cost a tenth of this step."""
+    if frame.index.equals(pd.RangeIndex(len(frame))):
+        return frame
+    return frame.reset_index(drop=True)
+
+
+def _starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts."""
+    starts = np.ones(len(ordered), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    return starts
 
 
 def _borrow_from_series(copies: pd.DataFrame, columns: list[str]) -> None:
@@ -164,7 +185,7 @@ def _borrow_from_series(copies: pd.DataFrame, columns: list[str]) -> None:
 def assign_copies(frames: StoreFrames, org: Org, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The copies of every pair's (and skip-level pair's) 1:1 occurrences (``COPY_COLUMNS``,
     one row per copy), and the table of their recurrence rules (index: the ``rule`` code)."""
-    events = frames.events.reset_index(drop=True)
+    events = _by_position(frames.events)
     n = len(events)
     att_code, org_code, people = _email_codes(org, frames)
     columns = ["is_resource", "is_organizer", "response", "response_at"]
@@ -172,7 +193,7 @@ def assign_copies(frames: StoreFrames, org: Org, p: Params) -> tuple[pd.DataFram
     # From here on an attendee row names its event copy by the copy's row position.
     row_of_copy = np.empty(n, dtype=np.int64)
     row_of_copy[events["copy_id"].to_numpy()] = np.arange(n)
-    att = frames.attendees[columns].reset_index(drop=True)
+    att = _by_position(frames.attendees[columns])
     att = att.assign(copy_id=row_of_copy[frames.attendees["copy_id"].to_numpy()], code=att_code)
     # Organizer: the event's own field, else the attendee the calendar flags as organizer.
     flagged = att[att["is_organizer"].to_numpy() & (att_code >= 0)]
@@ -212,42 +233,45 @@ def assign_copies(frames: StoreFrames, org: Org, p: Params) -> tuple[pd.DataFram
     position = pair_of.index.get_indexer(pd.Index(ident))
     keep = np.flatnonzero(position >= 0)
     found = pair_of.iloc[position[keep]]
+    pair_id, m_code, r_code = (found[name].to_numpy() for name in ("pair_id", "m_code", "r_code"))
+    # The copies by pair_id, ident, mbx_code, src_code (stable, as sort_values on several keys
+    # sorts), chosen in that order so that each column is gathered once, already sorted.
+    order = np.lexsort((src_code[keep], mbx_code[keep], ident[keep], pair_id))
+    keep, pair_id, m_code, r_code = keep[order], pair_id[order], m_code[order], r_code[order]
 
     def take(name: str) -> pd.Series:
-        return events[name].iloc[keep].reset_index(drop=True)
+        return pd.Series(events[name].array[keep])
 
     start = take("start").fillna(take("original_start"))
-    duration = pd.to_timedelta(work["duration"].to_numpy()[keep], unit="s")
-    end = take("end").fillna(start + duration)
+    end = take("end")
+    if end.isna().any():
+        duration = pd.to_timedelta(work["duration"].to_numpy()[keep], unit="s")
+        end = end.fillna(start + duration)
     organizer = work["organizer"].to_numpy()[keep]
-    m_code, r_code = found["m_code"].to_numpy(), found["r_code"].to_numpy()
-    copies = pd.DataFrame(
-        {
-            "pair_id": found["pair_id"].to_numpy(),
-            "ident": ident[keep],
-            "manager_code": m_code,
-            "src_code": src_code[keep],
-            "mbx_code": mbx_code[keep],
-            "original_start": take("original_start"),
-            "start": start,
-            "end": end,
-            "all_day": work["all_day"].to_numpy()[keep],
-            "ordinary": work["ordinary"].to_numpy()[keep],
-            "rule": work["rule"].to_numpy()[keep],
-            "cancelled": (events["status"] == "cancelled").to_numpy()[keep],
-            "cancelled_at": take("cancelled_at"),
-            "cancel_seen_at": take("cancel_seen_at"),
-            "organizer_role": np.select(
-                [organizer == m_code, organizer == r_code], [Role.MANAGER, Role.REPORT], np.nan
-            ),
-            "first_seen": take("first_seen"),
-            "last_seen": take("last_seen"),
-            "source_updated": take("source_updated"),
-        }
-    )
-    _add_answers(copies, keep, att, n, {"m": m_code, "r": r_code})
-    order = ["pair_id", "ident", "mbx_code", "src_code"]
-    return copies[COPY_COLUMNS].sort_values(order, ignore_index=True), rules
+    gathered = {
+        "pair_id": pair_id,
+        "ident": ident[keep],
+        "manager_code": m_code,
+        "src_code": src_code[keep],
+        "mbx_code": mbx_code[keep],
+        "original_start": take("original_start"),
+        "start": start,
+        "end": end,
+        "all_day": work["all_day"].to_numpy()[keep],
+        "ordinary": work["ordinary"].to_numpy()[keep],
+        "rule": work["rule"].to_numpy()[keep],
+        "cancelled": (events["status"] == "cancelled").to_numpy()[keep],
+        "cancelled_at": take("cancelled_at"),
+        "cancel_seen_at": take("cancel_seen_at"),
+        "organizer_role": np.select(
+            [organizer == m_code, organizer == r_code], [Role.MANAGER, Role.REPORT], np.nan
+        ),
+        "first_seen": take("first_seen"),
+        "last_seen": take("last_seen"),
+        "source_updated": take("source_updated"),
+        **_answers(keep, att, n, {"m": m_code, "r": r_code}),
+    }
+    return pd.DataFrame({name: gathered[name] for name in COPY_COLUMNS}), rules
 
 
 def _series_keys(events: pd.DataFrame, src_code: np.ndarray, mbx_code: np.ndarray) -> np.ndarray:
@@ -314,33 +338,35 @@ def _pair_of_identity(
     return found.merge(lookup, on=["lo", "hi"]).set_index("ident")[["pair_id", "m_code", "r_code"]]
 
 
-def _add_answers(
-    copies: pd.DataFrame,
-    keep: np.ndarray,
-    att: pd.DataFrame,
-    n: int,
-    people: dict[str, np.ndarray],
-) -> None:
-    """The manager's and the report's answer on each kept copy: declined (1.0/0.0, NaN when the
-    copy does not list them), and the answer's source time and first-seen time."""
+def _answers(
+    keep: np.ndarray, att: pd.DataFrame, n: int, people: dict[str, np.ndarray]
+) -> dict[str, np.ndarray | pd.Series]:
+    """The manager's and the report's answer on each kept copy (the copies at positions
+    ``keep`` of the ``n``): declined (1.0/0.0, NaN when the copy does not list them), and the
+    answer's source time and first-seen time, as columns named by ``people``'s prefixes."""
     position = np.full(n, -1, dtype=np.int64)
     position[keep] = np.arange(len(keep))
-    rows = att[position[att["copy_id"].to_numpy()] >= 0]
-    # An alias and its primary email both invited: the most recently seen answer wins.
-    rows = rows.sort_values("last_seen", kind="stable")
-    at = position[rows["copy_id"].to_numpy()]
-    code = rows["code"].to_numpy()
-    declined = (rows["response"] == "declined").to_numpy(dtype=float)
-    naive = {name: _naive(rows[name]) for name in ("response_at", "response_seen_at")}
+    rows = np.flatnonzero(position[att["copy_id"].to_numpy()] >= 0)
+    # An alias and its primary email both invited: the most recently seen answer wins (a stable
+    # sort, unseen last, as sort_values puts NaT).
+    seen = _naive(att["last_seen"]).astype(np.int64)[rows]
+    seen[seen == np.iinfo(np.int64).min] = np.iinfo(np.int64).max
+    rows = rows[np.argsort(seen, kind="stable")]
+    at = position[att["copy_id"].to_numpy()[rows]]
+    code = att["code"].to_numpy()[rows]
+    declined = (att["response"] == "declined").to_numpy(dtype=float)[rows]
+    naive = {name: _naive(att[name])[rows] for name in ("response_at", "response_seen_at")}
+    columns: dict[str, np.ndarray | pd.Series] = {}
     for prefix, codes in people.items():
         mine = code == codes[at]
-        flag = np.full(len(copies), np.nan)
+        flag = np.full(len(keep), np.nan)
         flag[at[mine]] = declined[mine]
-        copies[f"{prefix}_declined"] = flag
+        columns[f"{prefix}_declined"] = flag
         for name, values in naive.items():
-            times = np.full(len(copies), np.datetime64("NaT"), dtype="datetime64[ns]")
+            times = np.full(len(keep), np.datetime64("NaT"), dtype="datetime64[ns]")
             times[at[mine]] = values[mine]
-            copies[f"{prefix}_{name}"] = pd.Series(times).dt.tz_localize("UTC")
+            columns[f"{prefix}_{name}"] = pd.Series(times).dt.tz_localize("UTC")
+    return columns
 
 
 def _naive(times: pd.Series) -> np.ndarray:
@@ -355,8 +381,18 @@ LATEST += ["m_declined", "r_declined"]
 
 def occurrences(copies: pd.DataFrame, p: Params) -> pd.DataFrame:
     """One row per 1:1 occurrence (columns ``OCCURRENCE_COLUMNS``) from whole pairs' copies."""
+    return occurrences_at(copies, [p])[0]
+
+
+def occurrences_at(copies: pd.DataFrame, runs: Sequence[Params]) -> list[pd.DataFrame]:
+    """:func:`occurrences` at each run's as-of. Merging the copies, the type and duration rules,
+    who cancelled, lateness and rescheduling do not depend on as-of, and are most of the work:
+    they are done once; only what is still upcoming is decided per run. The runs must share
+    their health thresholds."""
+    if len({p.health for p in runs}) > 1:
+        raise ValueError("occurrences decided together must share their thresholds")
     if copies.empty:
-        return _empty_occurrences()
+        return [_empty_occurrences() for _ in runs]
     c = copies[["ident", *LATEST, "cancelled"]]
     # The copy seen last says where the occurrence is now ("last" skips nulls); ties are broken
     # by calendar, so the order the rows came in never matters.
@@ -380,7 +416,8 @@ def occurrences(copies: pd.DataFrame, p: Params) -> pd.DataFrame:
     )
     by_first_seen = copies[["ident", "original_start"]].take(first).groupby("ident", sort=True)
     occ["original_start"] = by_first_seen["original_start"].first()
-    return _decide(occ.reset_index(), copies, p)
+    merged = _decide(occ.reset_index(), copies, runs[0].health)
+    return [_outcomes(merged, p.as_of) for p in runs]
 
 
 def _ints(times: pd.Series) -> np.ndarray:
@@ -393,10 +430,14 @@ def _yes(flag: pd.Series, unknown: bool = False) -> np.ndarray:
     return np.asarray(flag.fillna(float(unknown)).to_numpy() == 1.0)
 
 
-def _decide(occ: pd.DataFrame, copies: pd.DataFrame, p: Params) -> pd.DataFrame:
-    """The merged occurrences that pass the type and duration rules, each with its outcome,
-    canceller role, lateness and rescheduling at as-of."""
-    h = p.health
+# What _decide leaves for _outcomes: whether each occurrence was cancelled, or declined.
+MISS_FLAGS = ["cancelled", "declined"]
+
+
+def _decide(occ: pd.DataFrame, copies: pd.DataFrame, h: Thresholds) -> pd.DataFrame:
+    """The merged occurrences that pass the type and duration rules, each with its canceller
+    role, lateness and rescheduling, and whether it was cancelled or declined: everything but
+    its outcome, which depends on as-of (:func:`_outcomes`)."""
     occ["end"] = occ["end"].fillna(occ["start"])
     duration = occ["end"] - occ["start"]
     ordinary = _yes(occ["ordinary"], unknown=True)
@@ -408,13 +449,6 @@ def _decide(occ: pd.DataFrame, copies: pd.DataFrame, p: Params) -> pd.DataFrame:
     m_declined = _yes(occ["m_declined"])
     r_declined = _yes(occ["r_declined"])
     declined = ~cancelled & (m_declined | r_declined)
-    upcoming = ~cancelled & ~declined & (occ["start"] > p.as_of).to_numpy()
-    outcome = np.select(
-        [cancelled, declined, upcoming],
-        [Outcome.CANCELLED, Outcome.DECLINED, Outcome.UPCOMING],
-        Outcome.HELD,
-    )
-    occ["outcome"] = categorical(outcome, OUTCOMES)
     # The organizer cancels; when the organizer is unknown, the manager is held to it.
     organizer = occ["organizer_role"].fillna(int(Role.MANAGER)).to_numpy().astype(np.int64)
     role = np.select(
@@ -428,9 +462,28 @@ def _decide(occ: pd.DataFrame, copies: pd.DataFrame, p: Params) -> pd.DataFrame:
     )
     occ["rescheduled"] = (occ["start"] != occ["original_start"]).to_numpy(dtype=bool)
     occ["minutes"] = (occ["end"] - occ["start"]).dt.total_seconds() / 60.0
-    # The start of the one-off that made a miss up: filled by cadence.pipeline.excuses.
-    occ["made_up_by"] = pd.Series(pd.NaT, index=occ.index, dtype="datetime64[ns, UTC]")
-    return occ[OCCURRENCE_COLUMNS].reset_index(drop=True)
+    occ["cancelled"], occ["declined"] = cancelled, declined
+    columns = [c for c in OCCURRENCE_COLUMNS if c not in ("outcome", "made_up_by")]
+    return occ[columns + MISS_FLAGS].reset_index(drop=True)
+
+
+def _outcomes(merged: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The occurrences of :func:`_decide` with their outcome at ``as_of``."""
+    cancelled, declined = (merged[name].to_numpy() for name in MISS_FLAGS)
+    upcoming = ~cancelled & ~declined & (merged["start"] > as_of).to_numpy()
+    outcome = np.select(
+        [cancelled, declined, upcoming],
+        [Outcome.CANCELLED, Outcome.DECLINED, Outcome.UPCOMING],
+        Outcome.HELD,
+    )
+    decided = {
+        "outcome": categorical(outcome, OUTCOMES),
+        # The start of the one-off that made a miss up: filled by cadence.pipeline.excuses.
+        "made_up_by": pd.Series(pd.NaT, index=merged.index, dtype="datetime64[ns, UTC]"),
+    }
+    return pd.DataFrame(
+        {name: decided[name] if name in decided else merged[name] for name in OCCURRENCE_COLUMNS}
+    )
 
 
 def late_misses(

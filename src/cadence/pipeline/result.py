@@ -4,19 +4,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from cadence.pipeline.org import Org
 from cadence.pipeline.params import Params
-from cadence.pipeline.rollups import TREND_COLUMNS, Trends
+from cadence.pipeline.rollups import TREND_COLUMNS, Trends, trends
 
-# How a timeline's missing instant (NaT) reads as microseconds.
-NO_TIME = np.iinfo(np.int64).min
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_texts(times: pd.Series, zone: ZoneInfo) -> list[str | None]:
+    """UTC instants as ISO 8601 texts in ``zone`` (``datetime.isoformat``, to the microsecond),
+    None for NaT. Each distinct instant is written once: a run's 1:1s fall on few of them (the
+    hours and half hours of its weeks), and writing each value was a third of all the views'
+    building."""
+    micros = times.dt.tz_convert(None).to_numpy().astype("datetime64[us]").astype(np.int64)
+    missing = times.isna().to_numpy()
+    where, distinct = pd.factorize(micros[~missing])
+    texts = np.array(
+        [(EPOCH + timedelta(microseconds=int(m))).astimezone(zone).isoformat() for m in distinct]
+        + [None],
+        dtype=object,
+    )
+    at = np.full(len(micros), len(distinct), dtype=np.int64)
+    at[~missing] = where
+    return texts[at].tolist()
 
 
 @dataclass(frozen=True)
@@ -30,7 +48,10 @@ class HealthResult:
       pair_id and original start.
     - ``manager_summary`` / ``director_summary``: index email, the manager figures over direct
       reports / over the whole org.
-    - ``trends``: weekly sums per org and per pair (see :class:`Trends`).
+    - ``all_occurrences``: every occurrence the run decided, in the window or not (what the
+      trends count), sorted by pair_id and ident.
+    - ``trends``: weekly sums per org and per pair (see :class:`Trends`), computed on first use:
+      "what changed since last week" reads only the director summaries of the week before.
 
     The lookups below are built once, on first use, so that writing every manager's and
     director's view costs little per view.
@@ -42,7 +63,11 @@ class HealthResult:
     occurrences: pd.DataFrame
     manager_summary: pd.DataFrame
     director_summary: pd.DataFrame
-    trends: Trends
+    all_occurrences: pd.DataFrame
+
+    @cached_property
+    def trends(self) -> Trends:
+        return trends(self.all_occurrences, self.pairs, self.org.below, self.params)
 
     @cached_property
     def as_of(self) -> datetime:
@@ -87,33 +112,47 @@ class HealthResult:
         return [{name: values[i] for name, values in columns.items()} for i in rows]
 
     @cached_property
-    def _timeline_columns(self) -> dict[str, np.ndarray]:
+    def _timeline_columns(self) -> tuple[np.ndarray, dict[str, list[Any]]]:
         occ = self.occurrences
-
-        def micros(name: str) -> np.ndarray:
-            naive = occ[name].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
-            return np.asarray(naive.astype(np.int64))
-
-        role = occ["canceller_role"]
-        return {
-            "pair_id": occ["pair_id"].to_numpy(),
-            "original_start": micros("original_start"),
-            "start": micros("start"),
-            "outcome": occ["outcome"].astype(str).to_numpy(dtype=object),
-            "canceller_role": role.astype(object).where(role.notna()).to_numpy(dtype=object),
-            "rescheduled": occ["rescheduled"].to_numpy(dtype=bool),
-            "late": occ["late"].to_numpy(dtype=bool),
-            "made_up_by": micros("made_up_by"),  # NaT reads as NO_TIME
+        zone = ZoneInfo(self.params.timezone)
+        roles = occ["canceller_role"].to_numpy(dtype=object)
+        roles[occ["canceller_role"].isna().to_numpy()] = None
+        # Python values, in the order of a view's timeline entry: slicing a list of them is all
+        # a view's timeline costs.
+        return occ["pair_id"].to_numpy(), {
+            "original_start": iso_texts(occ["original_start"], zone),
+            "start": iso_texts(occ["start"], zone),
+            "outcome": occ["outcome"].astype(str).tolist(),
+            "canceller_role": roles.tolist(),
+            "rescheduled": occ["rescheduled"].to_numpy(dtype=bool).tolist(),
+            "late": occ["late"].to_numpy(dtype=bool).tolist(),
+            "made_up_by": iso_texts(occ["made_up_by"], zone),
         }
 
-    def timeline(self, pair_id: int) -> dict[str, np.ndarray]:
-        """The window's occurrences of one pair, oldest original start first, as arrays:
-        original_start and start (microseconds since the epoch, UTC), outcome, canceller_role
-        (null when nobody called it off), rescheduled, late, made_up_by (the start of the
-        one-off that made a miss up, microseconds; :data:`NO_TIME` for none)."""
-        columns = self._timeline_columns
-        lo, hi = np.searchsorted(columns["pair_id"], [pair_id, pair_id + 1])
-        return {name: values[lo:hi] for name, values in columns.items()}
+    def timeline(self, pair_id: int) -> list[dict[str, Any]]:
+        """The window's occurrences of one pair, oldest original start first, as a view's
+        timeline entries: original_start and start (ISO 8601 texts in the run's time zone),
+        outcome, canceller_role (null when nobody called it off), rescheduled, late,
+        made_up_by (the start of the one-off that made a miss up; null for none)."""
+        pair_ids, columns = self._timeline_columns
+        lo, hi = np.searchsorted(pair_ids, [pair_id, pair_id + 1])
+        names = list(columns)
+        rows = zip(*(values[lo:hi] for values in columns.values()), strict=True)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    @cached_property
+    def _manager_rows(self) -> dict[str, dict[str, Any]]:
+        return self.manager_summary.to_dict("index")  # type: ignore[return-value]
+
+    @cached_property
+    def _director_rows(self) -> dict[str, dict[str, Any]]:
+        return self.director_summary.to_dict("index")  # type: ignore[return-value]
+
+    def summary_row(self, kind: str, email: str) -> dict[str, Any]:
+        """One row of ``manager_summary`` (``kind`` "manager") or ``director_summary``
+        ("director") as a dict of Python values; KeyError when it has none for ``email``."""
+        rows = self._manager_rows if kind == "manager" else self._director_rows
+        return rows[email]
 
     @cached_property
     def _trend_arrays(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:

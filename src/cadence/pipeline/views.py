@@ -11,9 +11,7 @@ exact values); anything that cannot be computed is ``None``.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -22,10 +20,8 @@ from cadence.counts import PAIR_COUNTS
 from cadence.errors import UsageError
 from cadence.pipeline.privacy import DirectorPrivacy, director_privacy
 from cadence.pipeline.rates import cancellation_rate
-from cadence.pipeline.result import NO_TIME, HealthResult
+from cadence.pipeline.result import HealthResult
 from cadence.pipeline.rollups import TREND_COLUMNS
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _missing(value: Any) -> bool:
@@ -46,10 +42,6 @@ def _int(value: Any) -> int | None:
 
 def _time(value: Any, timezone: str) -> str | None:
     return None if _missing(value) else pd.Timestamp(value).tz_convert(timezone).isoformat()
-
-
-def _row(frame: pd.DataFrame, key: str) -> dict[str, Any]:
-    return {str(k): v for k, v in frame.loc[key].items()}
 
 
 def _person(result: HealthResult, email: str) -> dict[str, str]:
@@ -75,37 +67,6 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _isoformat(micros: int, zone: ZoneInfo) -> str:
-    # Plain datetimes: a pandas Timestamp per value would cost more than the whole view.
-    return (EPOCH + timedelta(microseconds=int(micros))).astimezone(zone).isoformat()
-
-
-def _timeline(result: HealthResult, pair_id: int) -> list[dict[str, Any]]:
-    rows = result.timeline(pair_id)
-    zone = ZoneInfo(result.params.timezone)
-    return [
-        {
-            "original_start": _isoformat(original, zone),
-            "start": _isoformat(start, zone),
-            "outcome": outcome,
-            "canceller_role": None if _missing(role) else role,
-            "rescheduled": bool(moved),
-            "late": bool(late),
-            "made_up_by": None if by == NO_TIME else _isoformat(by, zone),
-        }
-        for original, start, outcome, role, moved, late, by in zip(
-            rows["original_start"],
-            rows["start"],
-            rows["outcome"],
-            rows["canceller_role"],
-            rows["rescheduled"],
-            rows["late"],
-            rows["made_up_by"],
-            strict=True,
-        )
-    ]
-
-
 def _entry(result: HealthResult, row: dict[str, Any]) -> dict[str, Any]:
     tz = result.params.timezone
     entry: dict[str, Any] = {
@@ -129,7 +90,7 @@ def _entry(result: HealthResult, row: dict[str, Any]) -> dict[str, Any]:
             "streak_cancelled_by_manager": int(row["streak_cancelled_by_manager"]),
             "away_days": _days(row["away_days"]),
             "away_until": _time(row["away_until"], tz),
-            "timeline": _timeline(result, int(row["pair_id"])),
+            "timeline": result.timeline(int(row["pair_id"])),
         }
     )
     return entry
@@ -151,7 +112,7 @@ def manager_view(result: HealthResult, email: str) -> dict[str, Any]:
     who = _resolve(result, email)
     if who not in result.manager_summary.index:
         raise UsageError(f"{email} is not a manager: nobody in the org chart reports to them")
-    summary = _summary(_row(result.manager_summary, who))
+    summary = _summary(result.summary_row("manager", who))
     return {
         "kind": "manager",
         "manager": _person(result, who),
@@ -212,7 +173,7 @@ def _org_summary(result: HealthResult, director: str) -> dict[str, Any] | None:
     """The org's pooled figures, or null when the run has none for the director."""
     if director not in result.director_summary.index:
         return None
-    return _summary(_row(result.director_summary, director))
+    return _summary(result.summary_row("director", director))
 
 
 def director_view(
@@ -231,7 +192,7 @@ def director_view(
         {
             "manager": _person(result, manager),
             "suppressed": suppressed,
-            "summary": None if suppressed else _summary(_row(result.manager_summary, manager)),
+            "summary": None if suppressed else _summary(result.summary_row("manager", manager)),
         }
         for manager, suppressed in privacy.managers
     ]
