@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -30,8 +30,11 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Affine2D
 
 from cadence.reports.words import RenderSettings, local, short_date, visible
 
@@ -69,6 +72,14 @@ class _TrendFigure:
     chart of a run: its ticks depend only on the number of weeks (this figure's) and its labels
     only on the week names. So it is drawn once, kept as :class:`_WeekAxis`, and spliced into the
     later charts, which are saved without it; the file is the same, byte for byte.
+
+    Drawing the rate's bars was then half of what was left: each of the fifty-odd rectangles
+    goes through matplotlib's whole artist machinery (a graphics context, a style, four
+    transforms composed anew) to come out as four points. When no not-missed bar shows (those
+    are hatched and edged), the chart is saved without the rate's bars and :func:`_bar_groups`
+    writes them in, the points from the very matrices and the very arithmetic matplotlib uses;
+    the first such chart of a figure is also drawn whole by matplotlib, and the bars are only
+    written here from then on if the two files are the same.
     """
 
     def __init__(self, weeks: int) -> None:
@@ -103,6 +114,9 @@ class _TrendFigure:
             self.ax.xaxis.set_label_coords(0.5, 0.0)
             self.ax.yaxis.set_label_coords(0.0, 0.5)
         self.week_axis: _WeekAxis | None = None
+        # Whether the rate's bars written by _bar_groups are matplotlib's own (None: not known
+        # yet, until the first chart without not-missed bars is drawn both ways).
+        self.writes_bars: bool | None = None
 
     def render(self, trend: Sequence[Mapping[str, Any]], title: str) -> str:
         bottoms, tops = split_bars(trend)
@@ -131,19 +145,46 @@ class _TrendFigure:
         ticks = list(range(len(labels) - 1, -1, -step))[::-1]
         tick_labels = tuple(labels[i].split("-")[-1] for i in ticks)
         self.ax.set_xticks(ticks, tick_labels)
-        svg = None
+        shown = [bar.get_visible() for bar in (*self.made_up, *self.excused)]
+        svg = self._saved_writing_bars(tick_labels) if not any(shown) else None
+        if svg is None:
+            svg = self._saved(tick_labels)
+        # Fixed pt sizes would overflow a phone screen; the viewBox keeps the aspect ratio.
+        svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1)
+        return svg.replace(">", f' role="img" class="chart"><title>{_title(title)}</title>', 1)
+
+    def _saved(self, tick_labels: tuple[str, ...]) -> str:
+        """The chart as matplotlib saves it, its week axis put back when it was drawn before."""
         if self.week_axis is not None and self.week_axis.labels == tick_labels:
             self.ax.xaxis.set_visible(False)
             try:
                 svg = self.week_axis.put_back(self._save())
             finally:
                 self.ax.xaxis.set_visible(True)
-        if svg is None:
-            svg = self._save()
-            self.week_axis = _WeekAxis.cut(svg, tick_labels)
-        # Fixed pt sizes would overflow a phone screen; the viewBox keeps the aspect ratio.
-        svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1)
-        return svg.replace(">", f' role="img" class="chart"><title>{_title(title)}</title>', 1)
+            if svg is not None:
+                return svg
+        svg = self._save()
+        self.week_axis = _WeekAxis.cut(svg, tick_labels)
+        return svg
+
+    def _saved_writing_bars(self, tick_labels: tuple[str, ...]) -> str | None:
+        """The chart saved without the rate's bars, which are written in; none when that is not
+        known to give matplotlib's own file (see the class)."""
+        if self.writes_bars is False:
+            return None
+        bars = [*self.low, *self.high]
+        for bar in bars:
+            bar.set_visible(False)
+        try:
+            svg = _with_bars(self._saved(tick_labels), self, bars)
+        finally:
+            for bar in bars:
+                bar.set_visible(True)
+        if self.writes_bars is None:
+            whole = self._saved(tick_labels)
+            self.writes_bars = svg == whole
+            return whole
+        return svg
 
     def _save(self) -> str:
         buf = io.StringIO()
@@ -206,6 +247,69 @@ class _WeekAxis:
     def _renumbered(self, group: re.Match[str]) -> str:
         kind, n = group.group(1), int(group.group(2))
         return f'<g id="{kind}_{n + self.counts.get(kind, 0)}"'
+
+
+# The empty weeks' marks are the first group the axes draw after their bars; the figure's height
+# in points is the viewBox's.
+_AFTER_BARS = re.compile(r'\n   <g id="line2d_\d+"')
+_PATCH_ID = re.compile(r'<g id="patch_(\d+)"')
+_CLIP_ID = re.compile(r'<clipPath id="([^"]+)"')
+_VIEW_HEIGHT = re.compile(r'viewBox="0 0 [^ "]+ ([^ "]+)"')
+# matplotlib saves SVG at 72 dots per inch, and so computes every point of the file.
+SVG_DPI = 72
+_UNIT_SQUARE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+
+
+def _with_bars(svg: str, figure: _TrendFigure, bars: list[Any]) -> str | None:
+    """``svg``, a chart saved without ``bars``, with them where matplotlib draws them: after
+    the axes' scale, before the empty weeks' marks, numbered on from the figure's and axes'
+    backgrounds (``patch_3``), the groups after them renumbered as matplotlib numbers them.
+    None when the file is not laid out so."""
+    scale = svg.rfind('<g id="matplotlib.axis_')
+    after = _AFTER_BARS.search(svg, scale) if scale >= 0 else None
+    clip, height = _CLIP_ID.search(svg), _VIEW_HEIGHT.search(svg)
+    if after is None or clip is None or height is None:
+        return None
+    at = after.start() + 1
+    groups = _bar_groups(figure, bars, 3, clip.group(1), float(height.group(1)))
+    tail = _PATCH_ID.sub(lambda g: f'<g id="patch_{int(g.group(1)) + len(bars)}"', svg[at:])
+    return svg[:at] + groups + tail
+
+
+def _bar_groups(figure: _TrendFigure, bars: list[Any], first: int, clip: str, height: float) -> str:
+    """The SVG groups matplotlib writes for plain rectangles (no edge, no hatch), numbered from
+    ``first``: each one's corners through the patch's matrix (its box, as a Rectangle gives it),
+    the axes' data matrix and the SVG's flip, composed with numpy in matplotlib's order, then
+    transformed and printed as matplotlib's path writer does (six decimals, trailing zeros
+    dropped)."""
+    dpi = figure.fig.dpi
+    figure.fig.dpi = SVG_DPI
+    try:
+        data = figure.ax.transData.get_affine().get_matrix().copy()
+    finally:
+        figure.fig.dpi = dpi
+    flip = Affine2D().scale(1, -1).translate(0, height).get_matrix()
+    out = []
+    for n, bar in enumerate(bars, start=first):
+        x0, y0 = bar.get_x(), bar.get_y()
+        x1, y1 = x0 + bar.get_width(), y0 + bar.get_height()
+        patch = np.array([[x1 - x0, 0.0, x0], [0.0, y1 - y0, y0], [0.0, 0.0, 1.0]], float)
+        (sx, shx, tx), (shy, sy, ty), _ = np.dot(flip, np.dot(data, patch)).tolist()
+        points = [(x * sx + y * shx + tx, x * shy + y * sy + ty) for x, y in _UNIT_SQUARE]
+        path = "".join(
+            f"{c} {_number(x)} {_number(y)} \n" for c, (x, y) in zip("MLLL", points, strict=True)
+        )
+        out.append(
+            f'   <g id="patch_{n}">\n    <path d="{path}z\n" clip-path="url(#{clip})"'
+            f' style="fill: {to_hex(bar.get_facecolor())}"/>\n   </g>\n'
+        )
+    return "".join(out)
+
+
+def _number(value: float) -> str:
+    """A coordinate as matplotlib's path writer prints it."""
+    text = f"{value:.6f}".rstrip("0")
+    return text[:-1] if text.endswith(".") else text
 
 
 _FIGURES: dict[int, _TrendFigure] = {}
@@ -423,15 +527,31 @@ def timeline_svg(
     end = local(as_of, settings)
     start = end - timedelta(weeks=window_weeks)
     span = (end - start).total_seconds() * _SPAN
-    parts = [_strip(window_weeks)]
-    for item in timeline:
-        when = local(item["original_start"], settings)
-        x = _x((when - start).total_seconds() / span)
-        parts.append(
-            f"<g><title>{escape(_mark_words(item, when, settings))}</title>{_mark(item, x)}"
-        )
-        if item.get("rescheduled"):
-            parts.append(f'<circle cx="{x}" cy="4" r="2" fill="#334155"/>')
-        parts.append("</g>")
-    parts.append("</svg>")
-    return "".join(parts)
+    marks = [_marked(tuple(map(item.get, _MARKED)), start, span, settings) for item in timeline]
+    return f"{_strip(window_weeks)}{''.join(marks)}</svg>"
+
+
+# What a timeline mark shows of its occurrence.
+_MARKED = (
+    "original_start",
+    "outcome",
+    "canceller_role",
+    "late",
+    "rescheduled",
+    "made_up_by",
+    "start",
+)
+
+
+@lru_cache(maxsize=1 << 16)
+def _marked(fields: tuple[Any, ...], start: datetime, span: float, settings: RenderSettings) -> str:
+    """One occurrence's mark with its tooltip. A run draws hundreds of thousands of them, of few
+    distinct ones (1:1s start on the hour or the half hour, and end one of six ways), so each
+    is drawn once."""
+    item = dict(zip(_MARKED, fields, strict=True))
+    when = local(item["original_start"], settings)
+    x = _x((when - start).total_seconds() / span)
+    mark = f"<g><title>{escape(_mark_words(item, when, settings))}</title>{_mark(item, x)}"
+    if item.get("rescheduled"):
+        mark += f'<circle cx="{x}" cy="4" r="2" fill="#334155"/>'
+    return mark + "</g>"
