@@ -336,6 +336,11 @@ def postgres_store(admin_url: str, people: int, reuse: bool) -> Store:
 
 def read_floor(store: Store) -> tuple[float, int]:
     """Seconds to read events and attendees whole as Arrow and make them pandas frames; rows."""
+    if store.backend == "sqlite":
+        # ADBC's SQLite is a second copy of the library in this process: with the engine's
+        # connections open beside it, its close truncated their shared memory file under them
+        # (a bus error), the trap cadence avoids by reading in a child. None is open meanwhile.
+        store.engine.dispose()
     conn = store.adbc_connect()
     try:
         with conn.cursor() as cur:
@@ -357,12 +362,12 @@ def measure(store: Store, formats: list[str], out_dir: Path) -> None:
     since = min(now.load_since, before.load_since)
     plain_allocations()  # as cadence's first read would: the floor allocates as the load does
     # One untimed read first, so the floor and the load both read from warm caches (the OS's and
-    # PostgreSQL's buffers), whichever comes first; it also opens the engine's pooled connection,
-    # as a run would have before reading.
+    # PostgreSQL's buffers), whichever comes first.
     read_floor(store)
+    floor, floor_rows = read_floor(store)
+    # The engine's pooled connection open, as a run would have it before reading.
     with store.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-    floor, floor_rows = read_floor(store)
 
     start = time.perf_counter()
     frames = load_frames(store.engine, since)
