@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from cadence.config import parse_config
-from cadence.errors import UsageError
+from cadence.errors import StoreError, UsageError
 from cadence.jobs.figures import compute, params_for
 from cadence.pipeline.views import director_view, manager_view
-from cadence.store import reads
+from cadence.store import arrow_reads, reads
 from cadence.store.database import make_engine
 from pipeline.builders import (
     AS_OF,
@@ -264,13 +264,36 @@ def test_a_reader_process_that_died_is_started_again(db: Engine) -> None:
     store(db, weekly("w", at(28), 5))
     since = params_for(config(), AS_OF).load_since
     first = reads.load_frames(db, since)
-    child = reads._CHILD._child
+    child = arrow_reads.CHILD._child
     assert child is not None
     child.kill()
     child.wait()
     again = reads.load_frames(db, since)
-    assert reads._CHILD._child is not None and reads._CHILD._child.pid != child.pid
+    assert arrow_reads.CHILD._child is not None and arrow_reads.CHILD._child.pid != child.pid
     pd.testing.assert_frame_equal(again.events, first.events)
+
+
+def test_a_read_the_reader_process_fails_is_one_line_and_the_process_serves_the_next(
+    db: Engine,
+) -> None:
+    # The child sends the driver's error as it is; the caller makes it the one line it shows.
+    small_org(db)
+    store(db, weekly("w", at(28), 5))
+    since = params_for(config(), AS_OF).load_since
+    first = reads.load_frames(db, since)
+    child = arrow_reads.CHILD._child
+    with db.begin() as conn:
+        conn.execute(text("ALTER TABLE attendees RENAME TO attendees_gone"))
+    with pytest.raises(StoreError) as failed:
+        reads.load_frames(db, since)
+    message = str(failed.value)
+    assert message.startswith(f"cannot read the database {db.url}: ")
+    assert "no such table: attendees" in message and "\n" not in message
+    with db.begin() as conn:
+        conn.execute(text("ALTER TABLE attendees_gone RENAME TO attendees"))
+    again = reads.load_frames(db, since)
+    assert arrow_reads.CHILD._child is child  # it reported the error and went on serving
+    pd.testing.assert_frame_equal(again.attendees, first.attendees)
 
 
 @pytest.mark.parametrize("taken", [0, 1])

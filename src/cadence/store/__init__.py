@@ -5,5 +5,6 @@ line, every secret of a URL masked) and checks the schema version, ``upsert`` sa
 events in bulk (idempotent upserts), after ``fitting`` has put every value a calendar sends into
 the form its column can hold, ``sync_state`` saves them with a mailbox's sync token, ``people``
 keeps the org chart, ``budget`` the sources' request budgets that every host of a night draws
-from. Migrations live in ``migrations/`` (Alembic).
+from, ``reads`` the pipeline's frames (as Arrow, through ``arrow_reads``). Migrations live in
+``migrations/`` (Alembic).
 """
