@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
+from contextlib import ExitStack
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from cadence.errors import LockHeld
 from cadence.store.database import make_engine
@@ -79,3 +82,31 @@ def test_shards_run_side_by_side_but_never_beside_a_whole_run(engine: Engine, db
             pass  # everything released
     finally:
         other.dispose()
+
+
+def test_the_holder_named_is_this_databases_not_another_on_the_same_server(
+    postgres_url: str,
+) -> None:
+    # Two cadence databases on one server (staging and production, say), both locked: a refused
+    # run names the run that holds its own database, never the other one's.
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    name = f"cadence_other_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    elsewhere = make_engine(make_url(postgres_url).set(database=name).render_as_string(False))
+    here, again = make_engine(postgres_url), make_engine(postgres_url)
+    try:
+        with ExitStack() as held:
+            for n in range(8):  # several holders there, so a wrong one would be the likely pick
+                held.enter_context(run_lock(elsewhere, f"sync{n}", shard=n + 1))
+            held.enter_context(run_lock(here, "nightly"))
+            with pytest.raises(LockHeld) as info:
+                held.enter_context(run_lock(again, "nightly"))
+            refused = str(info.value)
+            assert refused.startswith("another run holds the database lock: cadence nightly")
+    finally:
+        for engine in (elsewhere, here, again):
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -115,7 +115,11 @@ def _advisory_lock(engine: Engine, what: str, key: int, *, shared: bool = False)
                     "SELECT a.application_name FROM pg_locks l "
                     "JOIN pg_stat_activity a ON a.pid = l.pid "
                     "WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = :k"
+                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = :k "
+                    # pg_locks lists every database's locks; the key is taken per database, so
+                    # a cadence on another database of the server holds one of its own.
+                    "AND l.database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database())"
                 ),
                 {"k": key},
             ).scalar()
