@@ -132,8 +132,22 @@ class RunCache(Generic[K, V]):
     its batches share what earlier batches fetched."""
 
     def __init__(self) -> None:
-        self.futures: dict[K, Future[V]] = {}
-        self.lock = threading.Lock()
+        self._futures: dict[K, Future[V]] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, keys: Iterable[K]) -> tuple[dict[K, Future[V]], set[K]]:
+        """The futures of ``keys``, and which of them the caller must fetch and settle (no one
+        else has claimed them): two workers meeting a series at once fetch it once."""
+        with self._lock:
+            mine = {k for k in keys if k not in self._futures}
+            for k in mine:
+                self._futures[k] = Future()
+            return {k: self._futures[k] for k in keys}, mine
+
+    def forget(self, key: K) -> None:
+        """A fetch failed: the next mailbox that meets the key tries again."""
+        with self._lock:
+            self._futures.pop(key, None)
 
 
 Throttle = Callable[[int], None]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -216,18 +216,13 @@ class GoogleConnector:
 
     def series(self, series_id: str, fetch: Callable[[], dict[str, Any]]) -> _Series:
         """The series ``series_id``, fetched by the first thread that needs it, then cached."""
-        cache = self.series_cache
-        with cache.lock:
-            future = cache.futures.get(series_id)
-            owner = future is None
-            if future is None:
-                future = cache.futures[series_id] = Future()
-        if owner:
+        futures, mine = self.series_cache.claim([series_id])
+        future = futures[series_id]
+        if mine:
             try:
                 future.set_result(_Series(fetch()))
             except BaseException as exc:
-                with cache.lock:
-                    del cache.futures[series_id]  # let a later mailbox try again
+                self.series_cache.forget(series_id)  # let a later mailbox try again
                 future.set_exception(exc)
         return future.result()
 

@@ -358,17 +358,11 @@ class OutlookConnector:
     ) -> tuple[dict[tuple[str, ...], Future[Series | None]], set[tuple[str, ...]]]:
         """The futures of these masters, and which of them the caller must fetch (no one else
         has): two workers meeting a series at once fetch it once."""
-        cache = self.series_cache
-        with cache.lock:
-            mine = {k for k in keys if k not in cache.futures}
-            for k in mine:
-                cache.futures[k] = Future()
-            return {k: cache.futures[k] for k in keys}, mine
+        return self.series_cache.claim(keys)
 
     def forget_master(self, key: tuple[str, ...]) -> None:
         """A fetch failed: the next mailbox that meets the series tries again."""
-        with self.series_cache.lock:
-            self.series_cache.futures.pop(key, None)
+        self.series_cache.forget(key)
 
     # -- directory ------------------------------------------------------------------------------
 
