@@ -389,14 +389,15 @@ class ResidentSampler(threading.Thread):
         self.join()
 
 
-def resident(pid: str) -> int:
-    """A process's resident memory now, in bytes (0 once it is gone)."""
+def resident(pid: str, field: str = "VmRSS") -> int:
+    """A process's resident memory in bytes: now (``VmRSS``) or at its peak (``VmHWM``); 0 once
+    it is gone."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -421,12 +422,7 @@ def main() -> None:
 def reader_child_peak() -> float | None:
     """The peak resident memory (MiB) of the process that reads SQLite for cadence, if any."""
     child = arrow_reads.CHILD._child
-    if child is None:
-        return None
-    for line in Path(f"/proc/{child.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
+    return None if child is None else resident(str(child.pid), "VmHWM") / 2**20
 
 
 if __name__ == "__main__":
